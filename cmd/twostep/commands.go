@@ -1,0 +1,163 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"text/tabwriter"
+	"time"
+
+	"github.com/twostep/twostep/internal/config"
+	"github.com/twostep/twostep/internal/store"
+)
+
+// migrate brings the schema up to date.
+func (e *env) migrate(args []string) error {
+	fs, load := e.flags("migrate")
+	cfg, err := parse(fs, load, args, 0)
+	if err != nil {
+		return err
+	}
+	return e.runMigrations(cfg, e.textLogger())
+}
+
+func (e *env) runMigrations(cfg config.Config, log *slog.Logger) error {
+	db, err := store.Open(e.ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	applied, err := db.Migrate(e.ctx)
+	for _, name := range applied {
+		log.Info("applied migration", "name", name)
+	}
+	if err != nil {
+		return err
+	}
+	current, _, err := db.SchemaVersion(e.ctx)
+	if err != nil {
+		return err
+	}
+	log.Info("schema is current", "version", current, "database", db.Dialect())
+	return nil
+}
+
+// apikey manages API keys.
+func (e *env) apikey(args []string) error {
+	if len(args) == 0 {
+		return usageError{"apikey needs a subcommand: create, list or revoke"}
+	}
+	fs, load := e.flags("apikey " + args[0])
+	switch args[0] {
+	case "create":
+		name := fs.String("name", "", "what the key is for (required)")
+		company := fs.String("company", "", "limit the key to this company's id")
+		cfg, err := parse(fs, load, args[1:], 0)
+		if err != nil {
+			return err
+		}
+		if *name == "" {
+			return usageError{"apikey create needs --name"}
+		}
+		a, err := e.open(cfg, e.textLogger(), true)
+		if err != nil {
+			return err
+		}
+		defer a.db.Close()
+		k, secret, err := a.svc.CreateAPIKey(e.ctx, *name, *company)
+		if err != nil {
+			return err
+		}
+		scope := "every company"
+		if k.CompanyID != "" {
+			scope = "company " + k.CompanyID
+		}
+		fmt.Fprintf(e.stdout, "Created API key %s (%q) for %s.\n", k.ID, k.Name, scope)
+		fmt.Fprintln(e.stdout, "It is shown only this once; send it as: Authorization: Bearer <key>")
+		fmt.Fprintln(e.stdout, secret)
+		return nil
+
+	case "list":
+		cfg, err := parse(fs, load, args[1:], 0)
+		if err != nil {
+			return err
+		}
+		a, err := e.open(cfg, e.textLogger(), true)
+		if err != nil {
+			return err
+		}
+		defer a.db.Close()
+		keys, err := a.svc.APIKeys(e.ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tCOMPANY\tCREATED\tREVOKED")
+		for _, k := range keys {
+			revoked := "-"
+			if !k.RevokedAt.IsZero() {
+				revoked = k.RevokedAt.Format(time.RFC3339)
+			}
+			company := k.CompanyID
+			if company == "" {
+				company = "(all)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, company, k.CreatedAt.Format(time.RFC3339), revoked)
+		}
+		return tw.Flush()
+
+	case "revoke":
+		cfg, err := parse(fs, load, args[1:], 1)
+		if err != nil {
+			return err
+		}
+		if fs.NArg() != 1 {
+			return usageError{"apikey revoke needs the key's id"}
+		}
+		a, err := e.open(cfg, e.textLogger(), true)
+		if err != nil {
+			return err
+		}
+		defer a.db.Close()
+		if err := a.svc.RevokeAPIKey(e.ctx, fs.Arg(0)); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "Revoked API key %s.\n", fs.Arg(0))
+		return nil
+	}
+	return usageError{fmt.Sprintf("unknown apikey subcommand %q", args[0])}
+}
+
+// audit checks the audit log.
+func (e *env) audit(args []string) error {
+	if len(args) == 0 || args[0] != "verify" {
+		return usageError{"audit needs a subcommand: verify"}
+	}
+	fs, load := e.flags("audit verify")
+	verbose := fs.Bool("v", false, "print each company's event count")
+	cfg, err := parse(fs, load, args[1:], 0)
+	if err != nil {
+		return err
+	}
+	a, err := e.open(cfg, e.textLogger(), true)
+	if err != nil {
+		return err
+	}
+	defer a.db.Close()
+	var companies, events int64
+	brk, err := a.svc.VerifyAudit(e.ctx, func(companyID string, n int64) {
+		companies++
+		events += n
+		if *verbose {
+			fmt.Fprintf(e.stdout, "ok %s: %d events\n", companyID, n)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if brk != nil {
+		fmt.Fprintf(e.stdout, "BROKEN: %s\n", brk)
+		return exitError{1}
+	}
+	fmt.Fprintf(e.stdout, "Audit log intact: %d companies, %d events.\n", companies, events)
+	return nil
+}

@@ -1,0 +1,166 @@
+// Package config reads Twostep's settings from command-line flags and the
+// TWOSTEP_* environment variables. A flag beats its variable, which beats
+// the default. The Config is passed explicitly; nothing here is global.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/twostep/twostep/internal/twostep"
+)
+
+// Config is everything an operator can set.
+type Config struct {
+	DatabaseURL          string
+	Addr                 string
+	PublicURL            string
+	SecretFile           string
+	Email                string // dev, or smtp://…
+	SMS                  string // dev, twilio://…, or webhook+https://…
+	CodeTTL              time.Duration
+	ResendCooldown       time.Duration
+	AllowedReturnOrigins []string
+	LogLevel             slog.Level
+}
+
+// MaxCodeTTL is the longest a code may live (NIST SP 800-63B).
+const MaxCodeTTL = 10 * time.Minute
+
+// setting is one configurable value: its flag, its variable and default.
+type setting struct {
+	flag, env, def, usage string
+}
+
+var settings = []setting{
+	{"database-url", "TWOSTEP_DATABASE_URL", "sqlite:twostep.db", "sqlite:PATH or postgres://…"},
+	{"addr", "TWOSTEP_ADDR", "127.0.0.1:8080", "listen address"},
+	{"public-url", "TWOSTEP_PUBLIC_URL", "", "base of verify_url and links (default http:// + addr)"},
+	{"secret-file", "TWOSTEP_SECRET_FILE", "", "file with the keys for code HMAC, result signing and the audit chain; created 0600 when missing (default twostep.key beside a SQLite file)"},
+	{"email", "TWOSTEP_EMAIL", "dev", "dev, or smtp://user:pass@host:port?from=addr&tls=starttls|tls|none"},
+	{"sms", "TWOSTEP_SMS", "dev", "dev, twilio://SID:TOKEN@host[:port]?from=+1…, or webhook+https://host/path"},
+	{"code-ttl", "TWOSTEP_CODE_TTL", "5m", "code lifetime, at most 10m"},
+	{"resend-cooldown", "TWOSTEP_RESEND_COOLDOWN", "30s", "wait between sends on one challenge"},
+	{"allowed-return-origins", "TWOSTEP_ALLOWED_RETURN_ORIGINS", "", "comma-separated origins every company may use as return_url"},
+	{"log-level", "TWOSTEP_LOG_LEVEL", "info", "debug, info, warn or error"},
+}
+
+// Flags registers every setting on fs, with its variable from getenv as
+// the default, and returns the function that builds the Config once fs has
+// been parsed. Commands add their own flags to fs beside these.
+func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) {
+	values := make(map[string]*string, len(settings))
+	for _, s := range settings {
+		def := s.def
+		if v := getenv(s.env); v != "" {
+			def = v
+		}
+		values[s.flag] = fs.String(s.flag, def, s.usage+" ["+s.env+"]")
+	}
+	return func() (Config, error) { return build(values) }
+}
+
+// Load parses args over the environment with no flags of the command's own.
+func Load(name string, args []string, getenv func(string) string, out io.Writer) (Config, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	load := Flags(fs, getenv)
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return load()
+}
+
+// build checks the flag values and makes the Config.
+func build(values map[string]*string) (Config, error) {
+	get := func(flag string) string { return strings.TrimSpace(*values[flag]) }
+
+	c := Config{
+		DatabaseURL: get("database-url"),
+		Addr:        get("addr"),
+		PublicURL:   strings.TrimRight(get("public-url"), "/"),
+		SecretFile:  get("secret-file"),
+		Email:       get("email"),
+		SMS:         get("sms"),
+	}
+	var errs []error
+	bad := func(flag, format string, args ...any) {
+		s := settingFor(flag)
+		errs = append(errs, fmt.Errorf("--%s (%s): %s", s.flag, s.env, fmt.Sprintf(format, args...)))
+	}
+	var err error
+	if c.CodeTTL, err = time.ParseDuration(get("code-ttl")); err != nil || c.CodeTTL <= 0 || c.CodeTTL > MaxCodeTTL {
+		bad("code-ttl", "must be a duration above 0 and at most %s, like 5m", MaxCodeTTL)
+	}
+	if c.ResendCooldown, err = time.ParseDuration(get("resend-cooldown")); err != nil || c.ResendCooldown < 0 || c.ResendCooldown > time.Hour {
+		bad("resend-cooldown", "must be a duration from 0 to 1h, like 30s")
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(get("log-level"))); err != nil {
+		bad("log-level", "must be debug, info, warn or error")
+	}
+	if !strings.HasPrefix(c.DatabaseURL, "sqlite:") && !strings.HasPrefix(c.DatabaseURL, "postgres://") &&
+		!strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		bad("database-url", "must be sqlite:PATH or postgres://…")
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Addr
+	} else if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("public-url", "must be an absolute http(s) URL")
+	}
+	if c.SecretFile == "" {
+		c.SecretFile = "twostep.key"
+		if path, ok := strings.CutPrefix(c.DatabaseURL, "sqlite:"); ok {
+			c.SecretFile = filepath.Join(filepath.Dir(path), "twostep.key")
+		}
+	}
+	if !isSender(c.Email, "smtp://", "smtps://") {
+		bad("email", "must be dev or smtp://…")
+	}
+	if !isSender(c.SMS, "twilio://", "webhook+https://", "webhook+http://") {
+		bad("sms", "must be dev, twilio://… or webhook+https://…")
+	}
+	for _, o := range strings.Split(get("allowed-return-origins"), ",") {
+		if o = strings.TrimSpace(o); o == "" {
+			continue
+		}
+		n, err := twostep.NormalizeOrigin("origin", o)
+		if err != nil {
+			bad("allowed-return-origins", "%q is not an origin like https://app.example.com", o)
+			continue
+		}
+		c.AllowedReturnOrigins = append(c.AllowedReturnOrigins, n)
+	}
+	return c, errors.Join(errs...)
+}
+
+// isSender reports whether v is "dev" or starts with one of the schemes.
+func isSender(v string, schemes ...string) bool {
+	if v == "dev" {
+		return true
+	}
+	for _, s := range schemes {
+		if strings.HasPrefix(v, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func settingFor(flag string) setting {
+	for _, s := range settings {
+		if s.flag == flag {
+			return s
+		}
+	}
+	return setting{flag: flag}
+}

@@ -1,0 +1,98 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"github.com/twostep/twostep/internal/twostep"
+)
+
+// CreateCompany stores a new company with its settings.
+func (t *Tx) CreateCompany(ctx context.Context, c twostep.Company) error {
+	s := c.Settings
+	origins, err := json.Marshal(s.AllowedReturnOrigins)
+	if err != nil {
+		return err
+	}
+	_, err = t.tx.ExecContext(ctx, `
+		INSERT INTO companies (id, name, created_at, delivery_method, contact_name, contact_email,
+			contact_phone, default_web, default_manager, sms_daily_cap, allowed_return_origins,
+			settings_updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		c.ID, c.Name, micros(c.CreatedAt), s.DeliveryMethod, s.ResponsibleContact.Name,
+		s.ResponsibleContact.Email, s.ResponsibleContact.Phone, s.Defaults.Web, s.Defaults.Manager,
+		s.SMSDailyCap, string(origins), micros(s.UpdatedAt))
+	return t.fail(err)
+}
+
+// selectCompany reads a company; callers add the WHERE clause.
+const selectCompany = `
+	SELECT id, name, created_at, delivery_method, contact_name, contact_email, contact_phone,
+		default_web, default_manager, sms_daily_cap, allowed_return_origins, settings_updated_at
+	FROM companies`
+
+// Company reads a company and its settings.
+func (t *Tx) Company(ctx context.Context, id string) (twostep.Company, error) {
+	return t.scanCompany(t.tx.QueryRowContext(ctx, selectCompany+` WHERE id = $1`, id))
+}
+
+// CompanyForUpdate reads a company and locks its row.
+func (t *Tx) CompanyForUpdate(ctx context.Context, id string) (twostep.Company, error) {
+	return t.scanCompany(t.tx.QueryRowContext(ctx, selectCompany+` WHERE id = $1`+t.d.lockRow, id))
+}
+
+func (t *Tx) scanCompany(row *sql.Row) (twostep.Company, error) {
+	var (
+		c                twostep.Company
+		s                = &c.Settings
+		created, updated int64
+		origins          string
+	)
+	err := row.Scan(&c.ID, &c.Name, &created, &s.DeliveryMethod, &s.ResponsibleContact.Name,
+		&s.ResponsibleContact.Email, &s.ResponsibleContact.Phone, &s.Defaults.Web, &s.Defaults.Manager,
+		&s.SMSDailyCap, &origins, &updated)
+	if err != nil {
+		return c, t.fail(err)
+	}
+	if err := json.Unmarshal([]byte(origins), &s.AllowedReturnOrigins); err != nil {
+		return c, fmt.Errorf("company %s: allowed_return_origins: %w", c.ID, err)
+	}
+	c.CreatedAt, s.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return c, nil
+}
+
+// UpdateSettings stores a company's settings.
+func (t *Tx) UpdateSettings(ctx context.Context, companyID string, s twostep.Settings) error {
+	origins, err := json.Marshal(s.AllowedReturnOrigins)
+	if err != nil {
+		return err
+	}
+	return t.execOne(ctx, `
+		UPDATE companies SET delivery_method = $2, contact_name = $3, contact_email = $4,
+			contact_phone = $5, default_web = $6, default_manager = $7, sms_daily_cap = $8,
+			allowed_return_origins = $9, settings_updated_at = $10
+		WHERE id = $1`,
+		companyID, s.DeliveryMethod, s.ResponsibleContact.Name, s.ResponsibleContact.Email,
+		s.ResponsibleContact.Phone, s.Defaults.Web, s.Defaults.Manager, s.SMSDailyCap,
+		string(origins), micros(s.UpdatedAt))
+}
+
+// CompanyIDs lists company ids in order, after the given one.
+func (t *Tx) CompanyIDs(ctx context.Context, after string, limit int) ([]string, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT id FROM companies WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, t.fail(err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, t.fail(err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, t.fail(rows.Err())
+}

@@ -1,0 +1,91 @@
+package store
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/twostep/twostep/internal/twostep"
+)
+
+// sqliteDialect is SQLite's side of the differences.
+var sqliteDialect = &dialect{
+	name:           "sqlite",
+	lockRow:        "",
+	mapError:       sqliteError,
+	retryable:      func(error) bool { return false }, // one writer: no deadlocks
+	lockMigrations: "",
+	versionTableExists: `SELECT count(*) FROM sqlite_master
+		WHERE type = 'table' AND name = 'schema_migrations'`,
+}
+
+// sqlitePragmas apply to every connection. WAL lets readers run beside the
+// writer; synchronous=FULL makes every commit durable even across power
+// loss; busy_timeout covers other processes (a CLI command beside a
+// server) that take the write lock for a moment.
+var sqlitePragmas = []string{
+	"busy_timeout(10000)",
+	"journal_mode(WAL)",
+	"foreign_keys(1)",
+	"synchronous(FULL)",
+}
+
+// openSQLite opens path with one writing connection, which serialises
+// writers inside the process without SQLITE_BUSY, and a pool of readers.
+func openSQLite(path string) (*DB, error) {
+	if path == "" {
+		return nil, fmt.Errorf("sqlite: the database URL needs a file path, like sqlite:twostep.db")
+	}
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("sqlite: %w", err)
+		}
+	}
+	dsn := func(extra ...string) string {
+		q := url.Values{}
+		for _, p := range append(sqlitePragmas, extra...) {
+			q.Add("_pragma", p)
+		}
+		return "file:" + path + "?" + q.Encode()
+	}
+	w, err := sql.Open("sqlite", dsn()+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+
+	r, err := sql.Open("sqlite", dsn("query_only(1)"))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	r.SetMaxOpenConns(8)
+	r.SetMaxIdleConns(8)
+	return &DB{dialect: sqliteDialect, db: w, rdb: r}, nil
+}
+
+// sqliteError maps SQLite's result codes to the sentinels of package twostep.
+func sqliteError(err error) error {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	switch se.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		return fmt.Errorf("%w: %w", twostep.ErrConflict, err)
+	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+		return fmt.Errorf("%w: %w", twostep.ErrNotFound, err)
+	case sqlite3.SQLITE_FULL, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY:
+		return &twostep.Error{Code: twostep.CodeUnavailable, Message: "storage is not available; try again later", Err: err}
+	}
+	return err
+}

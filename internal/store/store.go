@@ -1,0 +1,201 @@
+// Package store keeps Twostep's state in SQLite or PostgreSQL through
+// database/sql. Both databases share one set of queries, written with $n
+// placeholders and plain SQL that both understand; sqlite.go and
+// postgres.go hold the few differences: opening, row locks and the mapping
+// of driver errors to the sentinels of package twostep.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/twostep/twostep/internal/twostep"
+)
+
+// DB is a Twostep store on one database.
+type DB struct {
+	dialect *dialect
+	db      *sql.DB // read-write; on SQLite a single connection, the one writer
+	rdb     *sql.DB // read-only transactions; on PostgreSQL the same pool as db
+}
+
+// dialect holds what differs between the databases.
+type dialect struct {
+	name string
+	// lockRow is appended to a SELECT to hold the row until the
+	// transaction ends. SQLite needs nothing: a write transaction holds the
+	// whole database.
+	lockRow string
+	// mapError turns driver errors into twostep.ErrConflict and friends.
+	mapError func(error) error
+	// retryable reports errors after which the whole transaction may be
+	// run again (deadlocks, serialisation failures).
+	retryable func(error) bool
+	// lockMigrations serialises concurrent migrators inside a transaction.
+	lockMigrations string
+	// versionTableExists counts the tables named schema_migrations.
+	versionTableExists string
+}
+
+// Open opens the database named by url: "sqlite:PATH" or "postgres://…".
+// It does not migrate; see Migrate and CheckSchema.
+func Open(ctx context.Context, url string) (*DB, error) {
+	var (
+		d   *DB
+		err error
+	)
+	switch {
+	case strings.HasPrefix(url, "sqlite:"):
+		d, err = openSQLite(strings.TrimPrefix(strings.TrimPrefix(url, "sqlite:"), "//"))
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		d, err = openPostgres(url)
+	default:
+		return nil, fmt.Errorf("database URL must start with sqlite: or postgres://")
+	}
+	if err != nil {
+		return nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := d.db.PingContext(pctx); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("connect to %s: %w", d.dialect.name, err)
+	}
+	return d, nil
+}
+
+// Dialect names the database: "sqlite" or "postgres".
+func (d *DB) Dialect() string { return d.dialect.name }
+
+// Close closes the database.
+func (d *DB) Close() error {
+	err := d.db.Close()
+	if d.rdb != d.db {
+		err = errors.Join(err, d.rdb.Close())
+	}
+	return err
+}
+
+// Ping checks that the database answers.
+func (d *DB) Ping(ctx context.Context) error {
+	return d.dialect.mapError(d.db.PingContext(ctx))
+}
+
+// maxAttempts bounds the reruns of a transaction after a deadlock.
+const maxAttempts = 3
+
+// Update runs fn in a read-write transaction. A transaction that fails on a
+// deadlock or serialisation error is run again from the start.
+func (d *DB) Update(ctx context.Context, fn func(twostep.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := d.run(ctx, d.db, nil, fn)
+		if err == nil || attempt == maxAttempts || !d.dialect.retryable(err) {
+			return err
+		}
+	}
+}
+
+// View runs fn in a read-only transaction.
+func (d *DB) View(ctx context.Context, fn func(twostep.Tx) error) error {
+	return d.run(ctx, d.rdb, &sql.TxOptions{ReadOnly: true}, fn)
+}
+
+// txError marks an error of the transaction machinery itself, so Update
+// can tell a retryable database error from one fn made up.
+type txError struct{ err error }
+
+func (e txError) Error() string { return e.err.Error() }
+func (e txError) Unwrap() error { return e.err }
+
+func (d *DB) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(twostep.Tx) error) error {
+	sqlTx, err := db.BeginTx(ctx, opts)
+	if err != nil {
+		return txError{d.dialect.mapError(fmt.Errorf("begin: %w", err))}
+	}
+	tx := &Tx{tx: sqlTx, d: d.dialect}
+	if err := fn(tx); err != nil {
+		sqlTx.Rollback()
+		if tx.failed != nil {
+			return txError{tx.failed}
+		}
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return txError{d.dialect.mapError(fmt.Errorf("commit: %w", err))}
+	}
+	return nil
+}
+
+// Tx is one transaction; it implements twostep.Tx.
+type Tx struct {
+	tx *sql.Tx
+	d  *dialect
+	// failed is the last raw database error, kept so that a deadlock the
+	// service wrapped in its own error can still be retried.
+	failed error
+}
+
+var _ twostep.Tx = (*Tx)(nil)
+
+// exec runs a statement that must touch exactly one row, else ErrNotFound.
+func (t *Tx) execOne(ctx context.Context, query string, args ...any) error {
+	res, err := t.tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return t.fail(err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return t.fail(err)
+	}
+	if n != 1 {
+		return twostep.ErrNotFound
+	}
+	return nil
+}
+
+// fail maps a driver error and remembers it for the retry decision.
+func (t *Tx) fail(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return twostep.ErrNotFound
+	}
+	mapped := t.d.mapError(err)
+	if t.d.retryable(err) {
+		t.failed = err
+	}
+	return mapped
+}
+
+// micros and fromMicros convert times to and from their stored form.
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromMicros(us int64) time.Time {
+	if us == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(us).UTC()
+}
+
+// nullIfEmpty stores "" as NULL, for optional columns under a unique index.
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// escapeLike escapes the wildcards of a LIKE pattern; queries use ESCAPE '\'.
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}

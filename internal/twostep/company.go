@@ -1,0 +1,266 @@
+package twostep
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"time"
+)
+
+// Company is one tenant of the platform.
+type Company struct {
+	ID        string
+	Name      string
+	CreatedAt time.Time
+	Settings  Settings
+}
+
+// DeliveryMethod is how a company's codes are delivered (the seed's
+// "Authentication code delivery").
+type DeliveryMethod string
+
+const (
+	// SMSThenEmail sends the first code by SMS; after a failed attempt the
+	// user may ask for the next code by email.
+	SMSThenEmail DeliveryMethod = "sms_then_email"
+	// EmailOnly sends codes only by email. New companies start here.
+	EmailOnly DeliveryMethod = "email_only"
+)
+
+// Contact is the person users are told to contact about sign-in problems.
+type Contact struct {
+	Name  string `json:"name"`
+	Email string `json:"email"`
+	Phone string `json:"phone"`
+}
+
+// IsZero reports whether no contact detail is set.
+func (c Contact) IsZero() bool { return c == Contact{} }
+
+// Defaults say whether new users get 2FA per app.
+type Defaults struct {
+	Web     bool `json:"web"`
+	Manager bool `json:"manager"`
+}
+
+// For returns the default for one app.
+func (d Defaults) For(app App) bool {
+	if app == AppManager {
+		return d.Manager
+	}
+	return d.Web
+}
+
+// Settings are a company's 2FA settings: the seed's General and Default
+// settings plus the operational limits a real service needs.
+type Settings struct {
+	DeliveryMethod       DeliveryMethod
+	ResponsibleContact   Contact
+	Defaults             Defaults
+	SMSDailyCap          int
+	AllowedReturnOrigins []string
+	UpdatedAt            time.Time
+}
+
+// DefaultSMSDailyCap is a new company's daily SMS limit.
+const DefaultSMSDailyCap = 1000
+
+// maxSMSDailyCap bounds the cap so that a typo cannot open the gates.
+const maxSMSDailyCap = 1_000_000
+
+// maxReturnOrigins bounds the allowlist.
+const maxReturnOrigins = 50
+
+// NewSettings returns the settings a new company starts with.
+func NewSettings(now time.Time) Settings {
+	return Settings{
+		DeliveryMethod:       EmailOnly,
+		SMSDailyCap:          DefaultSMSDailyCap,
+		AllowedReturnOrigins: []string{},
+		UpdatedAt:            now,
+	}
+}
+
+// SettingsPatch is a partial update of Settings; unset fields stay as they are.
+type SettingsPatch struct {
+	DeliveryMethod       Optional[DeliveryMethod] `json:"delivery_method"`
+	ResponsibleContact   Optional[ContactPatch]   `json:"responsible_contact"` // null clears it all
+	Defaults             Optional[DefaultsPatch]  `json:"defaults"`
+	SMSDailyCap          Optional[int]            `json:"sms_daily_cap"`
+	AllowedReturnOrigins Optional[[]string]       `json:"allowed_return_origins"`
+}
+
+// ContactPatch is a partial update of Contact; null or "" clears a field.
+type ContactPatch struct {
+	Name  Optional[string] `json:"name"`
+	Email Optional[string] `json:"email"`
+	Phone Optional[string] `json:"phone"`
+}
+
+// DefaultsPatch is a partial update of Defaults.
+type DefaultsPatch struct {
+	Web     Optional[bool] `json:"web"`
+	Manager Optional[bool] `json:"manager"`
+}
+
+// Change is one field's change, kept in the audit log as details.
+type Change struct {
+	Field string `json:"field"`
+	From  any    `json:"from"`
+	To    any    `json:"to"`
+}
+
+// settingChange is a Change with the audit action it belongs to.
+type settingChange struct {
+	action Action
+	Change
+}
+
+// apply validates p against s and returns the new settings and one change
+// per field whose value differs. Nothing is changed when an error returns.
+func (p SettingsPatch) apply(s Settings) (Settings, []settingChange, error) {
+	next := s
+	next.AllowedReturnOrigins = slices.Clone(s.AllowedReturnOrigins)
+	var changes []settingChange
+	general := func(field string, from, to any) {
+		changes = append(changes, settingChange{ActionSettingsGeneralChanged, Change{field, from, to}})
+	}
+
+	if v, ok, err := p.DeliveryMethod.required("delivery_method"); err != nil {
+		return s, nil, err
+	} else if ok {
+		if v != SMSThenEmail && v != EmailOnly {
+			return s, nil, Invalid("delivery_method", "delivery_method must be %q or %q", SMSThenEmail, EmailOnly)
+		}
+		if v != s.DeliveryMethod {
+			general("delivery_method", s.DeliveryMethod, v)
+			next.DeliveryMethod = v
+		}
+	}
+
+	if p.ResponsibleContact.Set {
+		c := p.ResponsibleContact.Value
+		if p.ResponsibleContact.Null {
+			c = ContactPatch{Some(""), Some(""), Some("")}
+		}
+		fields := []struct {
+			name  string
+			patch Optional[string]
+			dst   *string
+			clean func(field, s string) (string, error)
+		}{
+			{"responsible_contact.name", c.Name, &next.ResponsibleContact.Name, func(f, s string) (string, error) { return cleanText(f, s, maxNameLen, true) }},
+			{"responsible_contact.email", c.Email, &next.ResponsibleContact.Email, NormalizeEmail},
+			{"responsible_contact.phone", c.Phone, &next.ResponsibleContact.Phone, func(f, s string) (string, error) { return NormalizePhone(f, s, AnyPhone) }},
+		}
+		for _, f := range fields {
+			if !f.patch.Set {
+				continue
+			}
+			v, err := f.clean(f.name, f.patch.Value) // null leaves Value "", which clears
+			if err != nil {
+				return s, nil, err
+			}
+			if v != *f.dst {
+				general(f.name, *f.dst, v)
+				*f.dst = v
+			}
+		}
+	}
+
+	if d, ok, err := p.Defaults.required("defaults"); err != nil {
+		return s, nil, err
+	} else if ok {
+		for _, f := range []struct {
+			name  string
+			patch Optional[bool]
+			dst   *bool
+		}{
+			{"defaults.web", d.Web, &next.Defaults.Web},
+			{"defaults.manager", d.Manager, &next.Defaults.Manager},
+		} {
+			v, ok, err := f.patch.required(f.name)
+			if err != nil {
+				return s, nil, err
+			}
+			if ok && v != *f.dst {
+				changes = append(changes, settingChange{ActionSettingsDefaultsChanged, Change{f.name, *f.dst, v}})
+				*f.dst = v
+			}
+		}
+	}
+
+	if v, ok, err := p.SMSDailyCap.required("sms_daily_cap"); err != nil {
+		return s, nil, err
+	} else if ok {
+		if v < 0 || v > maxSMSDailyCap {
+			return s, nil, Invalid("sms_daily_cap", "sms_daily_cap must be between 0 and %d", maxSMSDailyCap)
+		}
+		if v != s.SMSDailyCap {
+			general("sms_daily_cap", s.SMSDailyCap, v)
+			next.SMSDailyCap = v
+		}
+	}
+
+	if p.AllowedReturnOrigins.Set {
+		origins, err := normalizeOrigins(p.AllowedReturnOrigins.Value) // null clears
+		if err != nil {
+			return s, nil, err
+		}
+		if !slices.Equal(origins, s.AllowedReturnOrigins) {
+			general("allowed_return_origins", s.AllowedReturnOrigins, origins)
+			next.AllowedReturnOrigins = origins
+		}
+	}
+	return next, changes, nil
+}
+
+// normalizeOrigins checks, normalises, sorts and deduplicates origins.
+func normalizeOrigins(in []string) ([]string, error) {
+	if len(in) > maxReturnOrigins {
+		return nil, Invalid("allowed_return_origins", "allowed_return_origins may hold at most %d origins", maxReturnOrigins)
+	}
+	out := make([]string, 0, len(in))
+	for _, o := range in {
+		n, err := NormalizeOrigin("allowed_return_origins", o)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// Optional is a field of a partial update: absent (Set false), null
+// (Set and Null) or a value.
+type Optional[T any] struct {
+	Set   bool
+	Null  bool
+	Value T
+}
+
+// Some returns an Optional holding v.
+func Some[T any](v T) Optional[T] { return Optional[T]{Set: true, Value: v} }
+
+// UnmarshalJSON records that the field was present. Objects inside refuse
+// unknown fields, as the outer decoder does.
+func (o *Optional[T]) UnmarshalJSON(b []byte) error {
+	o.Set = true
+	if string(b) == "null" {
+		o.Null = true
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(&o.Value)
+}
+
+// required returns the value of a field that may be absent but not null.
+func (o Optional[T]) required(field string) (T, bool, error) {
+	if o.Null {
+		var zero T
+		return zero, false, Invalid(field, "%s must not be null", field)
+	}
+	return o.Value, o.Set, nil
+}

@@ -1,0 +1,157 @@
+// Package twostep holds Twostep's nouns and rules: companies and their 2FA
+// settings, users and their per-app switches, the audit log, and the Service
+// that applies the rules over a Store. It does no I/O of its own; storage,
+// the web and delivery live in their own packages and plug in here.
+package twostep
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"io"
+	"time"
+)
+
+// Service applies Twostep's rules. Every method that changes state runs in
+// one store transaction, with its audit events.
+type Service struct {
+	store    Store
+	now      func() time.Time
+	rand     io.Reader
+	auditKey []byte
+}
+
+// Options configure a Service. Zero values take the real clock and
+// crypto/rand; tests inject their own.
+type Options struct {
+	Now      func() time.Time
+	Rand     io.Reader
+	AuditKey []byte // HMAC key of the audit hash chain
+}
+
+// NewService returns a Service over store.
+func NewService(store Store, opt Options) *Service {
+	s := &Service{store: store, now: opt.Now, rand: opt.Rand, auditKey: opt.AuditKey}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.rand == nil {
+		s.rand = rand.Reader
+	}
+	return s
+}
+
+// clock returns the current time as it is stored: UTC, in microseconds.
+func (s *Service) clock() time.Time {
+	return s.now().UTC().Truncate(time.Microsecond)
+}
+
+// Caller is who makes a request and from where.
+type Caller struct {
+	KeyID   string // the API key, if the caller used one
+	KeyName string
+	// Scope is the only company the caller may touch; "" for all.
+	Scope string
+	// UserID is the company user on whose behalf the caller acts (the
+	// Twostep-Actor header, or the signed-in admin). It becomes the audit
+	// log's User.
+	UserID    string
+	IP        string
+	UserAgent string
+}
+
+// canSee reports whether the caller may touch the company at all.
+func (c Caller) canSee(companyID string) bool {
+	return c.Scope == "" || c.Scope == companyID
+}
+
+// ActorField is the name under which a bad actor is reported.
+const ActorField = "Twostep-Actor"
+
+// actor resolves who the audit log names for the caller, checking that an
+// acting user belongs to the company.
+func (s *Service) actor(ctx context.Context, tx Tx, c Caller, companyID string) (Actor, error) {
+	if c.UserID != "" {
+		u, err := tx.User(ctx, companyID, c.UserID)
+		if errors.Is(err, ErrNotFound) {
+			return Actor{}, Invalid(ActorField, "%s must be the id of a user of this company", ActorField)
+		}
+		if err != nil {
+			return Actor{}, err
+		}
+		return Actor{Type: ActorUser, ID: u.ID, Name: u.Name}, nil
+	}
+	if c.KeyID != "" {
+		return Actor{Type: ActorAPIKey, ID: c.KeyID, Name: c.KeyName}, nil
+	}
+	return Actor{Type: ActorSystem, ID: "twostep", Name: "Twostep"}, nil
+}
+
+// company checks the caller's access to a company and reads it, so that
+// "not yours" and "not there" look the same.
+func (s *Service) company(ctx context.Context, tx Tx, c Caller, id string, forUpdate bool) (Company, Actor, error) {
+	if !c.canSee(id) {
+		return Company{}, Actor{}, NotFound("company")
+	}
+	read := tx.Company
+	if forUpdate {
+		read = tx.CompanyForUpdate
+	}
+	co, err := read(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return Company{}, Actor{}, NotFound("company")
+	}
+	if err != nil {
+		return Company{}, Actor{}, err
+	}
+	a, err := s.actor(ctx, tx, c, id)
+	return co, a, err
+}
+
+// audit appends one event to the company's hash chain. It fills in the id,
+// seq, time and hash; the caller gives the rest.
+func (s *Service) audit(ctx context.Context, tx Tx, c Caller, e AuditEvent) error {
+	var err error
+	if e.ID, err = newID(s.rand, prefixEvent); err != nil {
+		return err
+	}
+	seq, prev, err := tx.NextAuditSeq(ctx, e.CompanyID)
+	if err != nil {
+		return err
+	}
+	e.Seq = seq
+	if e.Time.IsZero() {
+		e.Time = s.clock()
+	}
+	if e.IP == "" && e.UserAgent == "" {
+		e.IP, e.UserAgent = c.IP, c.UserAgent
+	}
+	e.Hash = ChainHash(s.auditKey, prev, e)
+	return tx.InsertAuditEvent(ctx, e)
+}
+
+// details encodes an audit event's details.
+func details(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil // only plain values reach here
+	}
+	return b
+}
+
+// update runs fn in a read-write transaction and returns its errors as *Error.
+func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
+	if err := s.store.Update(ctx, fn); err != nil {
+		return AsError(err)
+	}
+	return nil
+}
+
+// view runs fn in a read-only transaction and returns its errors as *Error.
+func (s *Service) view(ctx context.Context, fn func(Tx) error) error {
+	if err := s.store.View(ctx, fn); err != nil {
+		return AsError(err)
+	}
+	return nil
+}

@@ -1,0 +1,73 @@
+package twostep
+
+import (
+	"context"
+)
+
+// CreateCompany creates a company with the starting settings. Only callers
+// that are not limited to one company may.
+func (s *Service) CreateCompany(ctx context.Context, c Caller, name string) (Company, error) {
+	if c.Scope != "" {
+		return Company{}, &Error{Code: CodeForbidden, Message: "this API key is limited to one company and cannot create companies"}
+	}
+	if c.UserID != "" {
+		return Company{}, Invalid(ActorField, "%s cannot name a user of a company that does not exist yet", ActorField)
+	}
+	name, err := cleanText("name", name, maxNameLen, false)
+	if err != nil {
+		return Company{}, err
+	}
+	id, err := newID(s.rand, prefixCompany)
+	if err != nil {
+		return Company{}, Internal(err)
+	}
+	now := s.clock()
+	co := Company{ID: id, Name: name, CreatedAt: now, Settings: NewSettings(now)}
+	err = s.update(ctx, func(tx Tx) error { return tx.CreateCompany(ctx, co) })
+	return co, err
+}
+
+// Company reads a company with its settings.
+func (s *Service) Company(ctx context.Context, c Caller, id string) (Company, error) {
+	var co Company
+	err := s.view(ctx, func(tx Tx) error {
+		var err error
+		co, _, err = s.company(ctx, tx, c, id, false)
+		return err
+	})
+	return co, err
+}
+
+// UpdateSettings applies a partial update to a company's settings and
+// writes one audit event per changed field, in the same transaction. A
+// patch that changes nothing writes nothing.
+func (s *Service) UpdateSettings(ctx context.Context, c Caller, companyID string, p SettingsPatch) (Settings, error) {
+	var out Settings
+	err := s.update(ctx, func(tx Tx) error {
+		co, actor, err := s.company(ctx, tx, c, companyID, true)
+		if err != nil {
+			return err
+		}
+		next, changes, err := p.apply(co.Settings)
+		if err != nil {
+			return err
+		}
+		out = co.Settings
+		if len(changes) == 0 {
+			return nil
+		}
+		next.UpdatedAt = s.clock()
+		if err := tx.UpdateSettings(ctx, companyID, next); err != nil {
+			return err
+		}
+		for _, ch := range changes {
+			e := AuditEvent{CompanyID: companyID, Time: next.UpdatedAt, Actor: actor, Action: ch.action, Details: details(ch.Change)}
+			if err := s.audit(ctx, tx, c, e); err != nil {
+				return err
+			}
+		}
+		out = next
+		return nil
+	})
+	return out, err
+}

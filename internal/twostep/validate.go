@@ -1,0 +1,124 @@
+package twostep
+
+import (
+	"net/mail"
+	"net/url"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// Text limits, in characters.
+const (
+	maxNameLen       = 200
+	maxExternalIDLen = 255
+	maxEmailLen      = 254
+)
+
+// cleanText trims s and checks that it is 1..max characters of valid UTF-8
+// without control characters. Empty input is allowed when optional is true.
+func cleanText(field, s string, max int, optional bool) (string, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "" && optional:
+		return "", nil
+	case s == "":
+		return "", Invalid(field, "%s must not be empty", field)
+	case !utf8.ValidString(s):
+		return "", Invalid(field, "%s must be valid UTF-8 text", field)
+	case utf8.RuneCountInString(s) > max:
+		return "", Invalid(field, "%s must be at most %d characters", field, max)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return "", Invalid(field, "%s must not contain control characters", field)
+		}
+	}
+	return s, nil
+}
+
+// NormalizeEmail checks an email address and returns it with its domain in
+// lower case. The empty string stays empty.
+func NormalizeEmail(field, s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", nil
+	}
+	bad := Invalid(field, "%s must be an email address like name@example.com", field)
+	if len(s) > maxEmailLen || !utf8.ValidString(s) {
+		return "", bad
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" {
+		return "", bad
+	}
+	at := strings.LastIndexByte(s, '@')
+	local, domain := s[:at], strings.ToLower(s[at+1:])
+	if local == "" || !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") ||
+		strings.HasSuffix(domain, ".") || strings.ContainsAny(domain, "[]") {
+		return "", bad
+	}
+	return local + "@" + domain, nil
+}
+
+// PhoneKind says which phone numbers a field accepts.
+type PhoneKind int
+
+const (
+	// AnyPhone accepts every valid number (a contact to call).
+	AnyPhone PhoneKind = iota
+	// MobilePhone accepts only numbers that can receive SMS: mobile or
+	// fixed-line-or-mobile. Premium-rate, toll-free and the rest are refused.
+	MobilePhone
+)
+
+// NormalizePhone parses an international phone number and returns it in
+// E.164 form (+37120000001). The empty string stays empty.
+func NormalizePhone(field, s string, kind PhoneKind) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", nil
+	}
+	if len(s) > 40 || !strings.HasPrefix(s, "+") {
+		return "", Invalid(field, "%s must be an international number starting with + and the country code, like +371 2000 0001", field)
+	}
+	n, err := phonenumbers.Parse(s, "")
+	if err != nil || !phonenumbers.IsValidNumber(n) {
+		return "", Invalid(field, "%s is not a valid phone number", field)
+	}
+	if kind == MobilePhone {
+		switch phonenumbers.GetNumberType(n) {
+		case phonenumbers.MOBILE, phonenumbers.FIXED_LINE_OR_MOBILE:
+		default:
+			return "", Invalid(field, "%s must be a mobile number that can receive SMS", field)
+		}
+	}
+	return phonenumbers.Format(n, phonenumbers.E164), nil
+}
+
+// NormalizeOrigin checks a web origin (scheme://host[:port]) and returns it
+// in canonical form: lower case, no default port, no trailing slash.
+func NormalizeOrigin(field, s string) (string, error) {
+	bad := Invalid(field, "%s must be an origin like https://app.example.com, without a path", field)
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return "", bad
+	}
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if host == "" {
+		return "", bad
+	}
+	if (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
+		port = ""
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	return u.Scheme + "://" + host, nil
+}

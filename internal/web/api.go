@@ -1,0 +1,267 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/twostep/twostep/internal/twostep"
+)
+
+// apiHandler is an API handler: it gets the authenticated caller and
+// returns an error instead of writing one, so error answers are made in
+// one place.
+type apiHandler func(w http.ResponseWriter, r *http.Request, c twostep.Caller) error
+
+// handleAPI registers an API route behind authentication.
+func (s *Server) handleAPI(pattern string, h apiHandler) {
+	s.apiRoutes = append(s.apiRoutes, pattern)
+	s.api.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := s.authenticate(r)
+		if err == nil {
+			err = h(w, r, c)
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+		}
+	}))
+}
+
+// authenticate reads the API key and the acting user of a request.
+func (s *Server) authenticate(r *http.Request) (twostep.Caller, error) {
+	scheme, secret, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		secret = ""
+	}
+	k, err := s.svc.Authenticate(r.Context(), strings.TrimSpace(secret))
+	if err != nil {
+		return twostep.Caller{}, err
+	}
+	c := twostep.CallerFor(k)
+	c.IP, c.UserAgent = clientIP(r), userAgent(r)
+	if v, ok := r.Header[http.CanonicalHeaderKey(twostep.ActorField)]; ok {
+		c.UserID = strings.TrimSpace(strings.Join(v, ""))
+		if c.UserID == "" || len(c.UserID) > 100 {
+			return c, twostep.Invalid(twostep.ActorField, "%s must be the id of a user of this company", twostep.ActorField)
+		}
+	}
+	return c, nil
+}
+
+// clientIP is the address the request came from. Twostep does not trust
+// X-Forwarded-For: a header anyone can set must not decide rate limits or
+// the audit log.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// userAgent is the request's User-Agent, bounded and without control
+// characters, fit for the audit log.
+func userAgent(r *http.Request) string {
+	return cleanHeader(r.UserAgent(), 512)
+}
+
+// cleanHeader drops control characters and cuts s to max bytes.
+func cleanHeader(s string, max int) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, s)
+	if len(s) > max {
+		s = strings.ToValidUTF8(s[:max], "")
+	}
+	return s
+}
+
+// maxBody is the largest request body the API reads.
+const maxBody = 1 << 20
+
+// decode reads a JSON object from the request body into v. Bodies over
+// maxBody, malformed JSON, unknown fields and values of the wrong type are
+// answered as client errors.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		if _, extra := dec.Token(); extra != io.EOF {
+			return &twostep.Error{Code: twostep.CodeInvalidJSON, Message: "the request body must hold one JSON object and nothing after it"}
+		}
+		return nil
+	}
+	var (
+		tooLarge  *http.MaxBytesError
+		syntax    *json.SyntaxError
+		typeError *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &tooLarge):
+		return &twostep.Error{Code: twostep.CodeTooLarge, Message: fmt.Sprintf("the request body must be at most %d bytes", maxBody)}
+	case errors.Is(err, io.EOF):
+		return &twostep.Error{Code: twostep.CodeInvalidJSON, Message: "the request body must be a JSON object"}
+	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
+		return &twostep.Error{Code: twostep.CodeInvalidJSON, Message: "the request body is not valid JSON", Err: err}
+	case errors.As(err, &typeError) && typeError.Field == "":
+		return &twostep.Error{Code: twostep.CodeInvalidJSON, Message: "the request body must be a JSON object"}
+	case errors.As(err, &typeError):
+		return &twostep.Error{Code: twostep.CodeInvalidValue, Field: typeError.Field,
+			Message: fmt.Sprintf("%s must be %s", typeError.Field, jsonKind(typeError.Type.Kind().String()))}
+	}
+	// encoding/json has no typed error for unknown fields; this is its text.
+	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		f, _ = strconv.Unquote(f)
+		return &twostep.Error{Code: twostep.CodeUnknownField, Field: f, Message: fmt.Sprintf("%s is not a field of this request", f)}
+	}
+	return &twostep.Error{Code: twostep.CodeInvalidJSON, Message: "the request body is not valid JSON", Err: err}
+}
+
+// jsonKind names a Go kind the way a JSON client thinks of it.
+func jsonKind(kind string) string {
+	switch {
+	case kind == "string":
+		return "a string"
+	case kind == "bool":
+		return "true or false"
+	case strings.HasPrefix(kind, "int"), strings.HasPrefix(kind, "uint"):
+		return "a whole number in range"
+	case kind == "slice":
+		return "an array"
+	case kind == "struct", kind == "map":
+		return "an object"
+	}
+	return "of another type"
+}
+
+// writeJSON answers with v as JSON.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}
+
+// errorStatus maps each error code to its HTTP status: the one table.
+var errorStatus = map[twostep.ErrorCode]int{
+	twostep.CodeInvalidJSON:  http.StatusBadRequest,
+	twostep.CodeInvalidValue: http.StatusUnprocessableEntity,
+	twostep.CodeUnknownField: http.StatusUnprocessableEntity,
+	twostep.CodeTooLarge:     http.StatusRequestEntityTooLarge,
+	twostep.CodeUnauthorized: http.StatusUnauthorized,
+	twostep.CodeForbidden:    http.StatusForbidden,
+	twostep.CodeNotFound:     http.StatusNotFound,
+	codeMethodNotAllowed:     http.StatusMethodNotAllowed,
+	twostep.CodeConflict:     http.StatusConflict,
+	twostep.CodeRateLimited:  http.StatusTooManyRequests,
+	twostep.CodeInternal:     http.StatusInternalServerError,
+	twostep.CodeUnavailable:  http.StatusServiceUnavailable,
+}
+
+// codeMethodNotAllowed is the web layer's own code for a wrong method.
+const codeMethodNotAllowed twostep.ErrorCode = "method_not_allowed"
+
+// errorBody is the JSON error shape of the API.
+type errorBody struct {
+	Error errorJSON `json:"error"`
+}
+
+type errorJSON struct {
+	Code       twostep.ErrorCode `json:"code"`
+	Message    string            `json:"message"`
+	Field      string            `json:"field,omitempty"`
+	RetryAfter int               `json:"retry_after,omitempty"`
+}
+
+// writeError answers with err in the JSON error shape. Server-side errors
+// are logged with their cause; the client sees only the safe message.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e := twostep.AsError(err)
+	status, ok := errorStatus[e.Code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	if status >= 500 {
+		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "code", e.Code, "err", err)
+	}
+	body := errorBody{errorJSON{Code: e.Code, Message: e.Message, Field: e.Field}}
+	if e.RetryAfter > 0 {
+		secs := int((e.RetryAfter + time.Second - 1) / time.Second)
+		body.Error.RetryAfter = secs
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+	}
+	writeJSON(w, status, body)
+}
+
+// apiNotFound answers paths under /v1 that no route serves: 405 with Allow
+// when the path exists for other methods, else 404.
+func (s *Server) apiNotFound(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.api.Handler(probe); pattern != "" && pattern != "/v1/" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		s.writeError(w, r, &twostep.Error{Code: codeMethodNotAllowed, Message: r.Method + " is not allowed here; use " + strings.Join(allow, " or ")})
+		return
+	}
+	s.writeError(w, r, &twostep.Error{Code: twostep.CodeNotFound, Message: "no such API route"})
+}
+
+// queryInt reads an optional integer query parameter.
+func queryInt(r *http.Request, name string) (int, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return 0, twostep.Invalid(name, "%s must be a whole number from 1 to %d", name, twostep.MaxLimit)
+	}
+	return n, nil
+}
+
+// queryTime reads an optional time query parameter: RFC 3339, or a date
+// (YYYY-MM-DD, meaning its start in UTC).
+func queryTime(r *http.Request, name string) (time.Time, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil && t.Year() >= 1970 && t.Year() < 10000 {
+		return t.UTC(), nil
+	}
+	if t, err := time.Parse(time.DateOnly, v); err == nil && t.Year() >= 1970 {
+		return t, nil
+	}
+	return time.Time{}, twostep.Invalid(name, "%s must be an RFC 3339 time like 2026-11-27T09:00:00Z or a date like 2026-11-27", name)
+}
+
+// formatTime writes a time as RFC 3339 in UTC.
+func formatTime(t time.Time) string {
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// optional returns nil for "", so that unset fields are JSON null.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

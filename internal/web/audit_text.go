@@ -1,0 +1,100 @@
+package web
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/twostep/twostep/internal/twostep"
+)
+
+// change is the {field, from, to} of an event's details, values left raw.
+type change struct {
+	Field string          `json:"field"`
+	From  json.RawMessage `json:"from"`
+	To    json.RawMessage `json:"to"`
+}
+
+func changeOf(e twostep.AuditEvent) change {
+	var c change
+	if len(e.Details) > 0 {
+		json.Unmarshal(e.Details, &c)
+	}
+	return c
+}
+
+// fieldLabels name the settings as the admin console does.
+var fieldLabels = map[string]string{
+	"delivery_method":           "authentication code delivery",
+	"responsible_contact.name":  "responsible person's name",
+	"responsible_contact.email": "responsible person's email",
+	"responsible_contact.phone": "responsible person's phone",
+	"defaults.web":              "default 2FA for new users in the Web application",
+	"defaults.manager":          "default 2FA for new users in the Manager app",
+	"sms_daily_cap":             "daily SMS limit",
+	"allowed_return_origins":    "allowed return origins",
+	"twofa.web":                 "2FA in the Web application",
+	"twofa.manager":             "2FA in the Manager app",
+	"external_id":               "external ID",
+	"name":                      "name",
+	"email":                     "email",
+	"phone":                     "phone",
+	"role":                      "role",
+}
+
+// valueLabels show stored values in words.
+var valueLabels = map[string]string{
+	`"sms_then_email"`: "SMS first, email as backup",
+	`"email_only"`:     "email only",
+	`true`:             "on",
+	`false`:            "off",
+	`""`:               "(none)",
+	`[]`:               "(none)",
+}
+
+// valueText shows one value of a change in words.
+func valueText(v json.RawMessage) string {
+	if l, ok := valueLabels[string(v)]; ok {
+		return l
+	}
+	var list []string
+	if json.Unmarshal(v, &list) == nil {
+		return strings.Join(list, ", ")
+	}
+	return jsonText(v)
+}
+
+// Describe says in one sentence what an audit event records.
+func Describe(e twostep.AuditEvent) string {
+	app := ""
+	if e.App != "" {
+		app = " in the " + e.App.Title()
+	}
+	switch e.Action {
+	case twostep.ActionSettingsGeneralChanged, twostep.ActionSettingsDefaultsChanged, twostep.ActionUserUpdated:
+		c := changeOf(e)
+		label, ok := fieldLabels[c.Field]
+		if !ok {
+			label = c.Field
+		}
+		if e.Action == twostep.ActionUserUpdated {
+			label = e.TargetName + "'s " + label
+		}
+		return fmt.Sprintf("Changed %s from %s to %s", label, valueText(c.From), valueText(c.To))
+	case twostep.ActionTwoFAEnabled:
+		return "Turned on 2FA for " + e.TargetName + app
+	case twostep.ActionTwoFADisabled:
+		return "Turned off 2FA for " + e.TargetName + app
+	case twostep.ActionTwoFAFailedAttempts:
+		return e.TargetName + " entered a wrong code 3 times in a row" + app
+	case twostep.ActionTwoFALocked:
+		return e.TargetName + " was locked out for 15 minutes after 10 wrong codes" + app
+	case twostep.ActionTwoFAUnlocked:
+		return "Ended the lockout of " + e.TargetName + app
+	case twostep.ActionUserCreated:
+		return "Added user " + e.TargetName
+	case twostep.ActionUserDeleted:
+		return "Deleted user " + e.TargetName
+	}
+	return string(e.Action)
+}

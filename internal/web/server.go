@@ -1,0 +1,79 @@
+// Package web serves Twostep over HTTP: the JSON API under /v1, health
+// checks and the OpenAPI document. One Server holds the routes, on
+// net/http's ServeMux with method patterns; handlers are its methods and
+// middleware is func(http.Handler) http.Handler.
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/twostep/twostep/internal/twostep"
+)
+
+// Readiness is what /readyz asks of the store.
+type Readiness interface {
+	Ping(ctx context.Context) error
+	CheckSchema(ctx context.Context) error
+}
+
+// Server is Twostep's HTTP front.
+type Server struct {
+	svc     *twostep.Service
+	ready   Readiness
+	log     *slog.Logger
+	openAPI []byte
+	mux     *http.ServeMux
+	api     *http.ServeMux // the /v1 routes
+	handler http.Handler
+
+	apiRoutes []string // every /v1 pattern, for tests that walk them all
+}
+
+// Config is what New needs.
+type Config struct {
+	Service *twostep.Service
+	Ready   Readiness
+	Log     *slog.Logger
+	OpenAPI []byte // the document served at /openapi.json
+}
+
+// New returns a Server with its routes.
+func New(c Config) *Server {
+	s := &Server{svc: c.Service, ready: c.Ready, log: c.Log, openAPI: c.OpenAPI,
+		mux: http.NewServeMux(), api: http.NewServeMux()}
+	s.routes()
+	s.handler = s.recoverPanics(s.logRequests(securityHeaders(s.mux)))
+	return s
+}
+
+// ServeHTTP serves a request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// routes registers every route. The API's routes live on their own mux so
+// that unknown paths and wrong methods under /v1 answer in JSON.
+func (s *Server) routes() {
+	s.handleAPI("POST /v1/companies", s.createCompany)
+	s.handleAPI("GET /v1/companies/{company}", s.getCompany)
+	s.handleAPI("GET /v1/companies/{company}/settings", s.getSettings)
+	s.handleAPI("PATCH /v1/companies/{company}/settings", s.patchSettings)
+	s.handleAPI("POST /v1/companies/{company}/users", s.createUser)
+	s.handleAPI("GET /v1/companies/{company}/users", s.listUsers)
+	s.handleAPI("GET /v1/companies/{company}/users/{user}", s.getUser)
+	s.handleAPI("PATCH /v1/companies/{company}/users/{user}", s.patchUser)
+	s.handleAPI("DELETE /v1/companies/{company}/users/{user}", s.deleteUser)
+	s.handleAPI("PUT /v1/companies/{company}/users/{user}/twofa/{app}", s.putTwoFA)
+	s.handleAPI("GET /v1/companies/{company}/audit-events", s.listAuditEvents)
+	s.handleAPI("GET /v1/companies/{company}/audit-events/export", s.exportAuditEvents)
+	s.api.HandleFunc("/v1/", s.apiNotFound)
+	s.mux.Handle("/v1/", s.api)
+
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.HandleFunc("GET /openapi.json", s.openAPIDocument)
+}
+
+// APIRoutes lists the method and pattern of every /v1 route, for tests that
+// walk them all.
+func (s *Server) APIRoutes() []string { return s.apiRoutes }
