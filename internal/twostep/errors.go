@@ -13,6 +13,7 @@ type ErrorCode string
 // The error codes Twostep answers with.
 const (
 	CodeInvalidJSON  ErrorCode = "invalid_json"   // the body is not well-formed JSON
+	CodeInvalidQuery ErrorCode = "invalid_query"  // the query string is not well-formed
 	CodeInvalidValue ErrorCode = "invalid_value"  // a field has a value that is not allowed
 	CodeUnknownField ErrorCode = "unknown_field"  // the body names a field we do not know
 	CodeTooLarge     ErrorCode = "body_too_large" // the body is over the limit

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -26,12 +27,24 @@ func (s *Server) handleAPI(pattern string, h apiHandler) {
 	s.api.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := s.authenticate(r)
 		if err == nil {
+			err = checkQuery(r)
+		}
+		if err == nil {
 			err = h(w, r, c)
 		}
 		if err != nil {
 			s.writeError(w, r, err)
 		}
 	}))
+}
+
+// checkQuery refuses a query string that does not parse, which
+// r.URL.Query would silently drop parts of.
+func checkQuery(r *http.Request) error {
+	if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+		return &twostep.Error{Code: twostep.CodeInvalidQuery, Message: "the query string is not well-formed"}
+	}
+	return nil
 }
 
 // authenticate reads the API key and the acting user of a request.
@@ -157,6 +170,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // errorStatus maps each error code to its HTTP status: the one table.
 var errorStatus = map[twostep.ErrorCode]int{
 	twostep.CodeInvalidJSON:  http.StatusBadRequest,
+	twostep.CodeInvalidQuery: http.StatusBadRequest,
 	twostep.CodeInvalidValue: http.StatusUnprocessableEntity,
 	twostep.CodeUnknownField: http.StatusUnprocessableEntity,
 	twostep.CodeTooLarge:     http.StatusRequestEntityTooLarge,

@@ -1,0 +1,264 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twostep/twostep/internal/storetest"
+)
+
+// TestSeedWalk walks the help-center page's settings and audit log through
+// the real binary: General settings, Default settings, per-user per-app
+// switches, and the audit log's User, Action and Time.
+func TestSeedWalk(t *testing.T) {
+	engines(t, func(t *testing.T, in *instance) {
+		in.mustRun("migrate")
+		key := in.apiKey()
+		srv := in.serve()
+		a := apiClient{t: t, base: srv.URL, key: key}
+
+		co := a.must(201, "POST", "/v1/companies", map[string]any{"name": "Acme"})
+		id := co["id"].(string)
+		base := "/v1/companies/" + id
+		s := a.must(200, "GET", base+"/settings", nil)
+		if s["delivery_method"] != "email_only" || s["defaults"].(map[string]any)["web"] != false ||
+			s["defaults"].(map[string]any)["manager"] != false {
+			t.Fatalf("a new company's settings: %v", s)
+		}
+		rita := a.must(201, "POST", base+"/users", map[string]any{"name": "Rita Berg", "email": "rita@acme.com", "role": "admin"})["id"].(string)
+		admin := a.as(rita)
+
+		// General settings: SMS first with email as backup, and the
+		// responsible person's contact.
+		s = admin.must(200, "PATCH", base+"/settings", map[string]any{
+			"delivery_method":     "sms_then_email",
+			"responsible_contact": map[string]any{"name": "Rita Berg", "email": "rita@acme.com", "phone": "+371 2000 0001"},
+		})
+		if s["delivery_method"] != "sms_then_email" || s["responsible_contact"].(map[string]any)["phone"] != "+37120000001" {
+			t.Fatalf("general settings: %v", s)
+		}
+		// Default settings: 2FA on for new users in both apps.
+		admin.must(200, "PATCH", base+"/settings", map[string]any{"defaults": map[string]any{"web": true, "manager": true}})
+		anna := a.must(201, "POST", base+"/users", map[string]any{"name": "Anna Ozola", "phone": "+371 2000 0002"})
+		if tf := anna["twofa"].(map[string]any); tf["web"] != true || tf["manager"] != true {
+			t.Fatalf("a new user did not take the defaults: %v", anna)
+		}
+		// Turning the defaults off again leaves Anna as she is.
+		admin.must(200, "PATCH", base+"/settings", map[string]any{"defaults": map[string]any{"web": false, "manager": false}})
+		got := a.must(200, "GET", base+"/users/"+anna["id"].(string), nil)
+		if tf := got["twofa"].(map[string]any); tf["web"] != true || tf["manager"] != true {
+			t.Fatalf("changing the defaults changed an existing user: %v", got)
+		}
+		// Enabling or disabling 2FA for a user, per application.
+		admin.must(200, "PUT", base+"/users/"+anna["id"].(string)+"/twofa/manager", map[string]any{"enabled": false})
+
+		// The audit log: who, what, when — newest first.
+		events := a.must(200, "GET", base+"/audit-events", nil)["events"].([]any)
+		type row struct{ user, action, field string }
+		var rows []row
+		var times []time.Time
+		for _, e := range events {
+			e := e.(map[string]any)
+			field := ""
+			if d, ok := e["details"].(map[string]any); ok {
+				field, _ = d["field"].(string)
+			}
+			rows = append(rows, row{e["actor"].(map[string]any)["name"].(string), e["action"].(string), field})
+			tm, err := time.Parse(time.RFC3339Nano, e["time"].(string))
+			if err != nil || !strings.HasSuffix(e["time"].(string), "Z") {
+				t.Fatalf("time %q is not RFC 3339 UTC", e["time"])
+			}
+			times = append(times, tm)
+		}
+		want := []row{
+			{"Rita Berg", "user.2fa_disabled", "twofa.manager"},
+			{"Rita Berg", "settings.defaults_changed", "defaults.manager"},
+			{"Rita Berg", "settings.defaults_changed", "defaults.web"},
+			{"platform", "user.created", ""},
+			{"Rita Berg", "settings.defaults_changed", "defaults.manager"},
+			{"Rita Berg", "settings.defaults_changed", "defaults.web"},
+			{"Rita Berg", "settings.general_changed", "responsible_contact.phone"},
+			{"Rita Berg", "settings.general_changed", "responsible_contact.email"},
+			{"Rita Berg", "settings.general_changed", "responsible_contact.name"},
+			{"Rita Berg", "settings.general_changed", "delivery_method"},
+			{"platform", "user.created", ""},
+		}
+		if !slices.Equal(rows, want) {
+			t.Fatalf("audit log\n%v\nwant\n%v", rows, want)
+		}
+		for i := 1; i < len(times); i++ {
+			if times[i].After(times[i-1]) {
+				t.Fatalf("event %d is newer than the one listed before it", i)
+			}
+		}
+
+		// Filters: by action, by user, by time.
+		disabled := a.must(200, "GET", base+"/audit-events?action=user.2fa_disabled", nil)["events"].([]any)
+		if len(disabled) != 1 || disabled[0].(map[string]any)["target"].(map[string]any)["name"] != "Anna Ozola" {
+			t.Fatalf("action filter: %v", disabled)
+		}
+		aboutAnna := a.must(200, "GET", base+"/audit-events?user="+anna["id"].(string), nil)["events"].([]any)
+		if len(aboutAnna) != 2 {
+			t.Fatalf("user filter: %d events", len(aboutAnna))
+		}
+		since := times[0].Add(time.Microsecond).Format(time.RFC3339Nano)
+		if n := len(a.must(200, "GET", base+"/audit-events?since="+since, nil)["events"].([]any)); n != 0 {
+			t.Fatalf("since after the newest event: %d events", n)
+		}
+
+		// The CSV export carries the same User, Action and Time.
+		records, err := csv.NewReader(bytes.NewReader(a.get(base + "/audit-events/export?format=csv"))).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(records) != len(want)+1 || records[1][1] != "Rita Berg" || records[1][2] != "user.2fa_disabled" ||
+			records[1][0] != events[0].(map[string]any)["time"] {
+			t.Fatalf("CSV export: %q", records[:2])
+		}
+
+		srv.stop(t)
+		if out := in.mustRun("audit", "verify"); !strings.Contains(out, "intact") {
+			t.Fatalf("audit verify: %s", out)
+		}
+	})
+}
+
+func TestAPIKeyIsPrintedOnceAndStoredHashed(t *testing.T) {
+	engines(t, func(t *testing.T, in *instance) {
+		in.mustRun("migrate")
+		out := in.mustRun("apikey", "create", "--name", "ci")
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		key := lines[len(lines)-1]
+		if !strings.HasPrefix(key, "tsk_") || strings.Contains(key, " ") {
+			t.Fatalf("last line %q is not a key", key)
+		}
+		srv := in.serve()
+		a := apiClient{t: t, base: srv.URL, key: key}
+		a.must(201, "POST", "/v1/companies", map[string]any{"name": "Acme"})
+		srv.stop(t)
+
+		if path, ok := strings.CutPrefix(in.dbURL, "sqlite:"); ok {
+			for _, f := range []string{path, path + "-wal"} {
+				b, _ := os.ReadFile(f)
+				if bytes.Contains(b, []byte(key)) {
+					t.Fatalf("%s holds the key in clear", f)
+				}
+			}
+		} else {
+			var n int
+			storetest.RawDB(t, in.dbURL).QueryRow(`SELECT count(*) FROM api_keys WHERE hash = $1 OR name = $1`, key).Scan(&n)
+			if n != 0 {
+				t.Fatal("the database holds the key in clear")
+			}
+		}
+		if list := in.mustRun("apikey", "list"); strings.Contains(list, key) || !strings.Contains(list, "ci") {
+			t.Fatalf("apikey list:\n%s", list)
+		}
+	})
+}
+
+func TestAuditVerifyCatchesTampering(t *testing.T) {
+	engines(t, func(t *testing.T, in *instance) {
+		in.mustRun("migrate")
+		key := in.apiKey()
+		srv := in.serve()
+		a := apiClient{t: t, base: srv.URL, key: key}
+		id := a.must(201, "POST", "/v1/companies", map[string]any{"name": "Acme"})["id"].(string)
+		for _, dm := range []string{"sms_then_email", "email_only", "sms_then_email"} {
+			a.must(200, "PATCH", "/v1/companies/"+id+"/settings", map[string]any{"delivery_method": dm})
+		}
+		events := a.must(200, "GET", "/v1/companies/"+id+"/audit-events", nil)["events"].([]any)
+		middle := events[1].(map[string]any)["id"].(string)
+		srv.stop(t)
+
+		if out := in.mustRun("audit", "verify"); !strings.Contains(out, "1 companies, 3 events") {
+			t.Fatalf("before tampering: %s", out)
+		}
+		// Someone with database access rewrites who made a change.
+		db := storetest.RawDB(t, in.dbURL)
+		if _, err := db.Exec(`UPDATE audit_events SET actor_name = 'Nobody' WHERE id = $1`, middle); err != nil {
+			t.Fatal(err)
+		}
+		out, _, code := in.run("audit", "verify")
+		if code != 1 || !strings.Contains(out, middle) {
+			t.Fatalf("after tampering: exit %d, %s; want exit 1 naming %s", code, out, middle)
+		}
+	})
+}
+
+func TestServeRefusesASchemaThatIsBehind(t *testing.T) {
+	engines(t, func(t *testing.T, in *instance) {
+		_, errOut, code := in.run("serve", "--addr", "127.0.0.1:0")
+		if code != 1 || !strings.Contains(errOut, "twostep migrate") {
+			t.Fatalf("serve on an empty database: exit %d\n%s", code, errOut)
+		}
+		// --migrate brings it up to date and serves.
+		srv := in.serve("--migrate")
+		res, err := http.Get(srv.URL + "/readyz")
+		if err != nil || res.StatusCode != 200 {
+			t.Fatalf("readyz after serve --migrate: %v %v", res, err)
+		}
+		// /readyz tells the truth when the schema falls behind under it.
+		if _, err := storetest.RawDB(t, in.dbURL).Exec(`DELETE FROM schema_migrations`); err != nil {
+			t.Fatal(err)
+		}
+		res, err = http.Get(srv.URL + "/readyz")
+		if err != nil || res.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("readyz with the schema behind: %v %v", res, err)
+		}
+		srv.stop(t)
+	})
+}
+
+func TestSecretFileIsPrivate(t *testing.T) {
+	in := newInstance(t, storetest.SQLiteURL(t))
+	in.mustRun("migrate")
+	in.apiKey()
+	fi, err := os.Stat(in.secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("secret file mode %v, want 0600", fi.Mode().Perm())
+	}
+	before, _ := os.ReadFile(in.secret)
+	in.apiKey()
+	after, _ := os.ReadFile(in.secret)
+	if !bytes.Equal(before, after) {
+		t.Fatal("a second command replaced the secret file")
+	}
+}
+
+func TestBadSettingsAreUsageErrors(t *testing.T) {
+	in := newInstance(t, storetest.SQLiteURL(t))
+	for _, args := range [][]string{
+		{"serve", "--code-ttl", "11m"},
+		{"serve", "--code-ttl", "0s"},
+		{"serve", "--resend-cooldown", "soon"},
+		{"serve", "--database-url", "mysql://localhost/db"},
+		{"serve", "--email", "sendmail"},
+		{"serve", "--allowed-return-origins", "https://ok.example.com,not an origin"},
+		{"apikey", "create"},
+		{"nonsense"},
+	} {
+		_, errOut, code := in.run(args...)
+		if code != 2 || errOut == "" {
+			t.Errorf("twostep %s: exit %d, stderr %q; want exit 2 with a message", strings.Join(args, " "), code, errOut)
+		}
+	}
+	// The variables are read too, and a flag beats its variable.
+	cmd := in.command([]string{"TWOSTEP_CODE_TTL=15m"}, "serve")
+	if out, _ := cmd.CombinedOutput(); cmd.ProcessState.ExitCode() != 2 || !strings.Contains(string(out), "TWOSTEP_CODE_TTL") {
+		t.Errorf("TWOSTEP_CODE_TTL=15m: exit %d\n%s", cmd.ProcessState.ExitCode(), out)
+	}
+	cmd = in.command([]string{"TWOSTEP_CODE_TTL=15m"}, "serve", "--code-ttl", "5m") // then stops at the empty schema
+	if out, _ := cmd.CombinedOutput(); cmd.ProcessState.ExitCode() != 1 || !strings.Contains(string(out), "migrate") {
+		t.Errorf("--code-ttl 5m over TWOSTEP_CODE_TTL=15m: exit %d\n%s", cmd.ProcessState.ExitCode(), out)
+	}
+}
