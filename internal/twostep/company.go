@@ -162,7 +162,7 @@ func (p SettingsPatch) apply(s Settings) (Settings, []settingChange, error) {
 				return s, nil, err
 			}
 			if v != *f.dst {
-				general(f.name, *f.dst, v)
+				general(f.name, orNull(*f.dst), orNull(v))
 				*f.dst = v
 			}
 		}
@@ -213,6 +213,15 @@ func (p SettingsPatch) apply(s Settings) (Settings, []settingChange, error) {
 		}
 	}
 	return next, changes, nil
+}
+
+// orNull shows an unset text value as null in audit details, as the API
+// shows unset fields.
+func orNull(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 // normalizeOrigins checks, normalises, sorts and deduplicates origins.

@@ -150,8 +150,8 @@ func TestSettings(t *testing.T) {
 				from, to any
 			}{ // newest first
 				{twostep.ActionSettingsDefaultsChanged, "defaults.web", false, true},
-				{twostep.ActionSettingsGeneralChanged, "responsible_contact.phone", "", "+37120000001"},
-				{twostep.ActionSettingsGeneralChanged, "responsible_contact.name", "", "Rita Berg"},
+				{twostep.ActionSettingsGeneralChanged, "responsible_contact.phone", nil, "+37120000001"},
+				{twostep.ActionSettingsGeneralChanged, "responsible_contact.name", nil, "Rita Berg"},
 				{twostep.ActionSettingsGeneralChanged, "delivery_method", "email_only", "sms_then_email"},
 			}
 			for i, w := range want {

@@ -12,9 +12,6 @@ var errExternalIDTaken = &Error{Code: CodeConflict, Field: "external_id", Messag
 // from the company's default settings.
 func (s *Service) CreateUser(ctx context.Context, c Caller, companyID string, in NewUser) (User, error) {
 	u := User{ExternalID: in.ExternalID, Name: in.Name, Email: in.Email, Phone: in.Phone, Role: in.Role, CompanyID: companyID}
-	if err := u.validate(); err != nil {
-		return User{}, err
-	}
 	id, err := newID(s.rand, prefixUser)
 	if err != nil {
 		return User{}, Internal(err)
@@ -23,6 +20,9 @@ func (s *Service) CreateUser(ctx context.Context, c Caller, companyID string, in
 	err = s.update(ctx, func(tx Tx) error {
 		co, actor, err := s.company(ctx, tx, c, companyID, false)
 		if err != nil {
+			return err
+		}
+		if err := u.validate(); err != nil {
 			return err
 		}
 		d := co.Settings.Defaults

@@ -168,7 +168,7 @@ func userChanges(from, to User) []Change {
 	var out []Change
 	add := func(field string, a, b string) {
 		if a != b {
-			out = append(out, Change{field, a, b})
+			out = append(out, Change{field, orNull(a), orNull(b)})
 		}
 	}
 	add("external_id", from.ExternalID, to.ExternalID)

@@ -156,6 +156,9 @@ func csvRow(e twostep.AuditEvent) []string {
 
 // jsonText shows a JSON value as plain text: strings without quotes.
 func jsonText(v json.RawMessage) string {
+	if len(v) == 0 || string(v) == "null" {
+		return ""
+	}
 	var s string
 	if json.Unmarshal(v, &s) == nil {
 		return s

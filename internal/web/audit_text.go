@@ -49,6 +49,7 @@ var valueLabels = map[string]string{
 	`true`:             "on",
 	`false`:            "off",
 	`""`:               "(none)",
+	`null`:             "(none)",
 	`[]`:               "(none)",
 }
 
