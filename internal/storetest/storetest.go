@@ -18,7 +18,9 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver
-	_ "modernc.org/sqlite"             // the "sqlite" driver
+
+	"github.com/twostep/twostep/internal/store"
+	_ "modernc.org/sqlite" // the "sqlite" driver
 )
 
 // PostgresEnv names the variable with the PostgreSQL server for tests, e.g.
@@ -123,3 +125,18 @@ func RawDB(t testing.TB, storeURL string) *sql.DB {
 
 // IsPostgres reports whether a store URL names PostgreSQL.
 func IsPostgres(storeURL string) bool { return strings.HasPrefix(storeURL, "postgres") }
+
+// Open opens the store at url and migrates it; it closes when t ends.
+func Open(t testing.TB, url string) *store.DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}

@@ -43,14 +43,7 @@ var auditKey = []byte("test audit key")
 func newFixture(t *testing.T, url string) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.Open(t, url)
 	c := &clock{now: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
 	return &fixture{url: url, db: db, clock: c, ctx: ctx,
 		svc:      twostep.NewService(db, twostep.Options{Now: c.Now, AuditKey: auditKey}),

@@ -19,6 +19,7 @@ import (
 
 	"github.com/twostep/twostep/api"
 	"github.com/twostep/twostep/internal/store"
+	"github.com/twostep/twostep/internal/storetest"
 	"github.com/twostep/twostep/internal/twostep"
 	"github.com/twostep/twostep/internal/web"
 )
@@ -37,14 +38,7 @@ type testServer struct {
 func newTestServer(t *testing.T, url string) *testServer {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.Open(t, url)
 	svc := twostep.NewService(db, twostep.Options{AuditKey: []byte("k")})
 	_, key, err := svc.CreateAPIKey(ctx, "platform", "")
 	if err != nil {
