@@ -20,6 +20,7 @@ var postgresDialect = &dialect{
 	retryable: postgresRetryable,
 	// Concurrent migrators of one schema wait for each other.
 	lockMigrations: "SELECT pg_advisory_xact_lock(hashtext(current_schema()))",
+	now:            `SELECT now()`,
 	versionTableExists: `SELECT count(*) FROM information_schema.tables
 		WHERE table_schema = current_schema() AND table_name = 'schema_migrations'`,
 }

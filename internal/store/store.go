@@ -21,6 +21,7 @@ type DB struct {
 	dialect *dialect
 	db      *sql.DB // read-write; on SQLite a single connection, the one writer
 	rdb     *sql.DB // read-only transactions; on PostgreSQL the same pool as db
+	clock   func() time.Time
 }
 
 // dialect holds what differs between the databases.
@@ -39,6 +40,9 @@ type dialect struct {
 	lockMigrations string
 	// versionTableExists counts the tables named schema_migrations.
 	versionTableExists string
+	// now reads the database's clock; "" means the database runs in this
+	// process, whose clock is the database's.
+	now string
 }
 
 // Open opens the database named by url: "sqlite:PATH" or "postgres://…".
@@ -70,6 +74,10 @@ func Open(ctx context.Context, url string) (*DB, error) {
 
 // Dialect names the database: "sqlite" or "postgres".
 func (d *DB) Dialect() string { return d.dialect.name }
+
+// SetClock replaces the database's clock, for tests that must move time
+// without sleeping. Call it before the store is used.
+func (d *DB) SetClock(now func() time.Time) { d.clock = now }
 
 // Close closes the database.
 func (d *DB) Close() error {
@@ -116,7 +124,7 @@ func (d *DB) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(t
 	if err != nil {
 		return txError{d.dialect.mapError(fmt.Errorf("begin: %w", err))}
 	}
-	tx := &Tx{tx: sqlTx, d: d.dialect}
+	tx := &Tx{tx: sqlTx, d: d.dialect, clock: d.clock}
 	if err := fn(tx); err != nil {
 		sqlTx.Rollback()
 		if tx.failed != nil {
@@ -132,11 +140,34 @@ func (d *DB) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(t
 
 // Tx is one transaction; it implements twostep.Tx.
 type Tx struct {
-	tx *sql.Tx
-	d  *dialect
+	tx    *sql.Tx
+	d     *dialect
+	clock func() time.Time
+	now   time.Time // the transaction's time, once read
 	// failed is the last raw database error, kept so that a deadlock the
 	// service wrapped in its own error can still be retried.
 	failed error
+}
+
+// Now returns the database's time, the same for the whole transaction,
+// in UTC and to the microsecond, as times are stored.
+func (t *Tx) Now(ctx context.Context) (time.Time, error) {
+	if !t.now.IsZero() {
+		return t.now, nil
+	}
+	var now time.Time
+	switch {
+	case t.clock != nil:
+		now = t.clock()
+	case t.d.now == "":
+		now = time.Now()
+	default:
+		if err := t.tx.QueryRowContext(ctx, t.d.now).Scan(&now); err != nil {
+			return time.Time{}, t.fail(err)
+		}
+	}
+	t.now = now.UTC().Truncate(time.Microsecond)
+	return t.now, nil
 }
 
 var _ twostep.Tx = (*Tx)(nil)

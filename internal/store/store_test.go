@@ -464,3 +464,34 @@ func TestAPIKeys(t *testing.T) {
 		}
 	})
 }
+
+func TestNowIsTheDatabaseClock(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, url string) {
+		db := newTestStore(t, url)
+		ctx := context.Background()
+		var first, second time.Time
+		err := db.View(ctx, func(tx twostep.Tx) error {
+			var err error
+			if first, err = tx.Now(ctx); err != nil {
+				return err
+			}
+			time.Sleep(2 * time.Millisecond)
+			second, err = tx.Now(ctx)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !first.Equal(second) || first.Location() != time.UTC || first.Nanosecond()%1000 != 0 {
+			t.Fatalf("Now %v then %v: want one UTC time to the microsecond per transaction", first, second)
+		}
+		if d := time.Since(first); d < 0 || d > time.Minute {
+			t.Fatalf("database time %v is %v from this process's", first, d)
+		}
+		db.SetClock(func() time.Time { return t0 })
+		db.View(ctx, func(tx twostep.Tx) error { first, _ = tx.Now(ctx); return nil })
+		if !first.Equal(t0) {
+			t.Fatalf("SetClock: Now = %v, want %v", first, t0)
+		}
+	})
+}

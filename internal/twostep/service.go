@@ -10,41 +10,31 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"time"
 )
 
 // Service applies Twostep's rules. Every method that changes state runs in
 // one store transaction, with its audit events.
 type Service struct {
 	store    Store
-	now      func() time.Time
 	rand     io.Reader
 	auditKey []byte
 }
 
-// Options configure a Service. Zero values take the real clock and
-// crypto/rand; tests inject their own.
+// Options configure a Service. A zero Rand takes crypto/rand; tests inject
+// their own. Time comes from the store (Tx.Now), so tests set the clock
+// there.
 type Options struct {
-	Now      func() time.Time
 	Rand     io.Reader
 	AuditKey []byte // HMAC key of the audit hash chain
 }
 
 // NewService returns a Service over store.
 func NewService(store Store, opt Options) *Service {
-	s := &Service{store: store, now: opt.Now, rand: opt.Rand, auditKey: opt.AuditKey}
-	if s.now == nil {
-		s.now = time.Now
-	}
+	s := &Service{store: store, rand: opt.Rand, auditKey: opt.AuditKey}
 	if s.rand == nil {
 		s.rand = rand.Reader
 	}
 	return s
-}
-
-// clock returns the current time as it is stored: UTC, in microseconds.
-func (s *Service) clock() time.Time {
-	return s.now().UTC().Truncate(time.Microsecond)
 }
 
 // Caller is who makes a request and from where.
@@ -122,7 +112,9 @@ func (s *Service) audit(ctx context.Context, tx Tx, c Caller, e AuditEvent) erro
 	}
 	e.Seq = seq
 	if e.Time.IsZero() {
-		e.Time = s.clock()
+		if e.Time, err = tx.Now(ctx); err != nil {
+			return err
+		}
 	}
 	if e.IP == "" && e.UserAgent == "" {
 		e.IP, e.UserAgent = c.IP, c.UserAgent

@@ -23,8 +23,11 @@ func (s *Service) CreateAPIKey(ctx context.Context, name, companyID string) (API
 	if err != nil {
 		return APIKey{}, "", Internal(err)
 	}
-	k := APIKey{ID: id, Name: name, CompanyID: companyID, CreatedAt: s.clock()}
+	k := APIKey{ID: id, Name: name, CompanyID: companyID}
 	err = s.update(ctx, func(tx Tx) error {
+		if k.CreatedAt, err = tx.Now(ctx); err != nil {
+			return err
+		}
 		if companyID != "" {
 			if _, err := tx.Company(ctx, companyID); errors.Is(err, ErrNotFound) {
 				return NotFound("company")
@@ -76,7 +79,11 @@ func (s *Service) APIKeys(ctx context.Context) ([]APIKey, error) {
 // RevokeAPIKey stops a key from working, at once and for good.
 func (s *Service) RevokeAPIKey(ctx context.Context, id string) error {
 	return s.update(ctx, func(tx Tx) error {
-		err := tx.RevokeAPIKey(ctx, id, s.clock())
+		now, err := tx.Now(ctx)
+		if err != nil {
+			return err
+		}
+		err = tx.RevokeAPIKey(ctx, id, now)
 		if errors.Is(err, ErrNotFound) {
 			return NotFound("API key")
 		}

@@ -21,9 +21,15 @@ func (s *Service) CreateCompany(ctx context.Context, c Caller, name string) (Com
 	if err != nil {
 		return Company{}, Internal(err)
 	}
-	now := s.clock()
-	co := Company{ID: id, Name: name, CreatedAt: now, Settings: NewSettings(now)}
-	err = s.update(ctx, func(tx Tx) error { return tx.CreateCompany(ctx, co) })
+	var co Company
+	err = s.update(ctx, func(tx Tx) error {
+		now, err := tx.Now(ctx)
+		if err != nil {
+			return err
+		}
+		co = Company{ID: id, Name: name, CreatedAt: now, Settings: NewSettings(now)}
+		return tx.CreateCompany(ctx, co)
+	})
 	return co, err
 }
 
@@ -56,7 +62,9 @@ func (s *Service) UpdateSettings(ctx context.Context, c Caller, companyID string
 		if len(changes) == 0 {
 			return nil
 		}
-		next.UpdatedAt = s.clock()
+		if next.UpdatedAt, err = tx.Now(ctx); err != nil {
+			return err
+		}
 		if err := tx.UpdateSettings(ctx, companyID, next); err != nil {
 			return err
 		}

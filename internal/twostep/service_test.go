@@ -45,8 +45,9 @@ func newFixture(t *testing.T, url string) *fixture {
 	ctx := context.Background()
 	db := storetest.Open(t, url)
 	c := &clock{now: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
+	db.SetClock(c.Now)
 	return &fixture{url: url, db: db, clock: c, ctx: ctx,
-		svc:      twostep.NewService(db, twostep.Options{Now: c.Now, AuditKey: auditKey}),
+		svc:      twostep.NewService(db, twostep.Options{AuditKey: auditKey}),
 		platform: twostep.Caller{KeyID: "key_platform", KeyName: "platform", IP: "192.0.2.1", UserAgent: "test"}}
 }
 

@@ -29,7 +29,9 @@ func (s *Service) CreateUser(ctx context.Context, c Caller, companyID string, in
 		if u.TwoFA, err = applyTwoFA(in.TwoFA, TwoFA{Web: d.Web, Manager: d.Manager}); err != nil {
 			return err
 		}
-		u.CreatedAt = s.clock()
+		if u.CreatedAt, err = tx.Now(ctx); err != nil {
+			return err
+		}
 		u.UpdatedAt = u.CreatedAt
 		if err := tx.CreateUser(ctx, u); errors.Is(err, ErrConflict) {
 			return errExternalIDTaken
@@ -147,7 +149,9 @@ func (s *Service) UpdateUser(ctx context.Context, c Caller, companyID, userID st
 			out = old
 			return nil
 		}
-		u.UpdatedAt = s.clock()
+		if u.UpdatedAt, err = tx.Now(ctx); err != nil {
+			return err
+		}
 		if err := tx.UpdateUser(ctx, u); errors.Is(err, ErrConflict) {
 			return errExternalIDTaken
 		} else if err != nil {
@@ -188,7 +192,9 @@ func (s *Service) SetTwoFA(ctx context.Context, c Caller, companyID, userID stri
 		}
 		u := old
 		u.TwoFA = u.TwoFA.set(app, enabled)
-		u.UpdatedAt = s.clock()
+		if u.UpdatedAt, err = tx.Now(ctx); err != nil {
+			return err
+		}
 		if err := tx.UpdateUser(ctx, u); err != nil {
 			return err
 		}

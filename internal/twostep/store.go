@@ -20,6 +20,9 @@ type Store interface {
 // store answers questions atomically; it does not decide. Methods return
 // ErrNotFound and ErrConflict for missing and colliding rows.
 type Tx interface {
+	// Now is the database's clock, read once per transaction: instances
+	// whose own clocks disagree still agree on expiry and lockouts.
+	Now(ctx context.Context) (time.Time, error)
 	CompanyStore
 	UserStore
 	AuditStore
