@@ -58,7 +58,7 @@ func (e *env) apikey(args []string) error {
 		if *name == "" {
 			return usageError{"apikey create needs --name"}
 		}
-		a, err := e.open(cfg, e.textLogger(), true)
+		a, err := e.open(cfg, e.textLogger(), true, nil)
 		if err != nil {
 			return err
 		}
@@ -81,7 +81,7 @@ func (e *env) apikey(args []string) error {
 		if err != nil {
 			return err
 		}
-		a, err := e.open(cfg, e.textLogger(), true)
+		a, err := e.open(cfg, e.textLogger(), true, nil)
 		if err != nil {
 			return err
 		}
@@ -113,7 +113,7 @@ func (e *env) apikey(args []string) error {
 		if fs.NArg() != 1 {
 			return usageError{"apikey revoke needs the key's id"}
 		}
-		a, err := e.open(cfg, e.textLogger(), true)
+		a, err := e.open(cfg, e.textLogger(), true, nil)
 		if err != nil {
 			return err
 		}
@@ -138,7 +138,7 @@ func (e *env) audit(args []string) error {
 	if err != nil {
 		return err
 	}
-	a, err := e.open(cfg, e.textLogger(), true)
+	a, err := e.open(cfg, e.textLogger(), true, nil)
 	if err != nil {
 		return err
 	}

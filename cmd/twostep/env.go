@@ -86,8 +86,9 @@ type app struct {
 }
 
 // open opens the database and the secret file. With requireSchema it
-// refuses a database whose schema is behind.
-func (e *env) open(cfg config.Config, log *slog.Logger, requireSchema bool) (*app, error) {
+// refuses a database whose schema is behind. notify, if not nil, is told
+// whenever a message is queued.
+func (e *env) open(cfg config.Config, log *slog.Logger, requireSchema bool, notify func()) (*app, error) {
 	secrets, created, err := config.LoadSecrets(cfg.SecretFile)
 	if err != nil {
 		return nil, fmt.Errorf("secret file: %w", err)
@@ -105,7 +106,11 @@ func (e *env) open(cfg config.Config, log *slog.Logger, requireSchema bool) (*ap
 			return nil, err
 		}
 	}
-	svc := twostep.NewService(db, twostep.Options{AuditKey: secrets.AuditKey})
+	svc := twostep.NewService(db, twostep.Options{
+		AuditKey: secrets.AuditKey, CodeKey: secrets.CodeKey, OutboxKey: secrets.OutboxKey,
+		CodeTTL: cfg.CodeTTL, ResendCooldown: cfg.ResendCooldown, ReturnOrigins: cfg.AllowedReturnOrigins,
+		Notify: notify,
+	})
 	return &app{db: db, svc: svc, secrets: secrets}, nil
 }
 

@@ -20,6 +20,7 @@ func main() {
 const usage = `Usage: twostep <command> [flags]
 
 Commands:
+  demo                        run on a fresh SQLite database with sample data and the dev inbox
   serve                       run the service (--migrate applies migrations first)
   migrate                     bring the database schema up to date
   apikey create --name N      create an API key (--company ID limits it to one company)
@@ -43,6 +44,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "serve":
 		err = env.serve(rest)
+	case "demo":
+		err = env.demo(rest)
 	case "migrate":
 		err = env.migrate(rest)
 	case "apikey":

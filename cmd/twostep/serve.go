@@ -6,15 +6,20 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/twostep/twostep/api"
+	"github.com/twostep/twostep/internal/config"
+	"github.com/twostep/twostep/internal/delivery"
+	"github.com/twostep/twostep/internal/metrics"
 	"github.com/twostep/twostep/internal/web"
 )
 
 // serve runs the service until the context ends (SIGINT or SIGTERM), then
 // shuts down gracefully: it stops accepting, lets running requests finish
-// for up to shutdownGrace, and closes the database.
+// for up to shutdownGrace, lets the outbox worker finish its sends, and
+// closes the database.
 func (e *env) serve(args []string) error {
 	fs, load := e.flags("serve")
 	migrate := fs.Bool("migrate", false, "apply database migrations before serving (for a single instance; run `twostep migrate` in deployments)")
@@ -22,29 +27,60 @@ func (e *env) serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
-
+	log := e.jsonLogger(cfg)
 	if *migrate {
 		if err := e.runMigrations(cfg, log); err != nil {
 			return err
 		}
 	}
-	a, err := e.open(cfg, log, true)
+	return e.run(cfg, log, nil)
+}
+
+func (e *env) jsonLogger(cfg config.Config) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+}
+
+// run is the server's body, shared by serve and demo: the store, the
+// service, the senders and their outbox worker, and HTTP. ready, if not
+// nil, is called with the base URL and the open app once it listens.
+func (e *env) run(cfg config.Config, log *slog.Logger, ready func(base string, a *app)) error {
+	var worker *delivery.Worker
+	a, err := e.open(cfg, log, true, func() { worker.Notify() })
 	if err != nil {
 		return err
 	}
 	defer a.db.Close()
+	senders, err := delivery.Open(cfg.Email, cfg.SMS, delivery.Options{WebhookKey: a.secrets.WebhookKey})
+	if err != nil {
+		return err
+	}
+	defer senders.Close()
+	m := metrics.New(a.svc.OutboxDepth)
+	host := ""
+	if u, err := url.Parse(cfg.PublicURL); err == nil {
+		host = u.Hostname()
+	}
+	worker = delivery.NewWorker(a.svc, senders.ByChannel, log, m,
+		delivery.WorkerOptions{MaxBackoff: cfg.DeliveryMaxBackoff, Host: host})
+	wctx, stopWorker := context.WithCancel(context.WithoutCancel(e.ctx))
+	workerDone := make(chan struct{})
+	go func() { worker.Run(wctx); close(workerDone) }()
+	defer func() { stopWorker(); <-workerDone }()
 
-	srv := web.New(web.Config{Service: a.svc, Ready: a.db, Log: log, OpenAPI: api.OpenAPI})
-	return listenAndServe(e.ctx, cfg.Addr, srv, log, cfg.PublicURL, a.db.Dialect())
+	srv := web.New(web.Config{Service: a.svc, Ready: a.db, Log: log, Metrics: m, Inbox: senders.Inbox, OpenAPI: api.OpenAPI})
+	return listenAndServe(e.ctx, cfg.Addr, srv, log, cfg.PublicURL, a.db.Dialect(), func(addr string) {
+		if ready != nil {
+			ready("http://"+addr, a)
+		}
+	})
 }
 
 // shutdownGrace is how long running requests get to finish at shutdown.
 const shutdownGrace = 15 * time.Second
 
 // listenAndServe serves h on addr until ctx ends. The listening line names
-// the real address, so that addr may use port 0.
-func listenAndServe(ctx context.Context, addr string, h http.Handler, log *slog.Logger, publicURL, database string) error {
+// the real address, so that addr may use port 0; listening is then told it.
+func listenAndServe(ctx context.Context, addr string, h http.Handler, log *slog.Logger, publicURL, database string, listening func(addr string)) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
@@ -62,6 +98,7 @@ func listenAndServe(ctx context.Context, addr string, h http.Handler, log *slog.
 	log.Info("listening", "addr", ln.Addr().String(), "public_url", publicURL, "database", database)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	listening(ln.Addr().String())
 	select {
 	case err := <-errc:
 		return err

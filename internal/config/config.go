@@ -29,6 +29,7 @@ type Config struct {
 	ResendCooldown       time.Duration
 	AllowedReturnOrigins []string
 	LogLevel             slog.Level
+	DeliveryMaxBackoff   time.Duration
 }
 
 // MaxCodeTTL is the longest a code may live (NIST SP 800-63B).
@@ -50,6 +51,7 @@ var settings = []setting{
 	{"resend-cooldown", "TWOSTEP_RESEND_COOLDOWN", "30s", "wait between sends on one challenge"},
 	{"allowed-return-origins", "TWOSTEP_ALLOWED_RETURN_ORIGINS", "", "comma-separated origins every company may use as return_url"},
 	{"log-level", "TWOSTEP_LOG_LEVEL", "info", "debug, info, warn or error"},
+	{"delivery-max-backoff", "TWOSTEP_DELIVERY_MAX_BACKOFF", "30s", "the longest wait between tries of one message"},
 }
 
 // Flags registers every setting on fs, with its variable from getenv as
@@ -104,6 +106,9 @@ func build(values map[string]*string) (Config, error) {
 	}
 	if c.ResendCooldown, err = time.ParseDuration(get("resend-cooldown")); err != nil || c.ResendCooldown < 0 || c.ResendCooldown > time.Hour {
 		bad("resend-cooldown", "must be a duration from 0 to 1h, like 30s")
+	}
+	if c.DeliveryMaxBackoff, err = time.ParseDuration(get("delivery-max-backoff")); err != nil || c.DeliveryMaxBackoff < 10*time.Millisecond || c.DeliveryMaxBackoff > 10*time.Minute {
+		bad("delivery-max-backoff", "must be a duration from 10ms to 10m, like 30s")
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(get("log-level"))); err != nil {
 		bad("log-level", "must be debug, info, warn or error")

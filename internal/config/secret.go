@@ -16,9 +16,11 @@ import (
 // Secrets are the keys Twostep derives from its secret file. Every instance
 // of one deployment must read the same file.
 type Secrets struct {
-	AuditKey []byte // HMAC key of the audit hash chain
-	CodeKey  []byte // HMAC key of one-time codes at rest
-	SignSeed []byte // Ed25519 seed for signed results
+	AuditKey   []byte // HMAC key of the audit hash chain
+	CodeKey    []byte // HMAC key of one-time codes at rest
+	OutboxKey  []byte // AES-256 key of codes waiting in the outbox
+	WebhookKey []byte // HMAC key of webhook bodies
+	SignSeed   []byte // Ed25519 seed for signed results
 }
 
 const secretHeader = "# Twostep secret: keep it private and give every instance the same file.\n"
@@ -47,9 +49,11 @@ func LoadSecrets(path string) (s Secrets, created bool, err error) {
 		return k
 	}
 	return Secrets{
-		AuditKey: derive("audit chain v1"),
-		CodeKey:  derive("code hmac v1"),
-		SignSeed: derive("result signing v1"),
+		AuditKey:   derive("audit chain v1"),
+		CodeKey:    derive("code hmac v1"),
+		OutboxKey:  derive("outbox aes-gcm v1"),
+		WebhookKey: derive("webhook signature v1"),
+		SignSeed:   derive("result signing v1"),
 	}, created, nil
 }
 

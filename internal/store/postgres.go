@@ -14,10 +14,11 @@ import (
 
 // postgresDialect is PostgreSQL's side of the differences.
 var postgresDialect = &dialect{
-	name:      "postgres",
-	lockRow:   " FOR UPDATE",
-	mapError:  postgresError,
-	retryable: postgresRetryable,
+	name:       "postgres",
+	lockRow:    " FOR UPDATE",
+	skipLocked: " FOR UPDATE SKIP LOCKED",
+	mapError:   postgresError,
+	retryable:  postgresRetryable,
 	// Concurrent migrators of one schema wait for each other.
 	lockMigrations: "SELECT pg_advisory_xact_lock(hashtext(current_schema()))",
 	now:            `SELECT now()`,

@@ -31,6 +31,9 @@ type dialect struct {
 	// transaction ends. SQLite needs nothing: a write transaction holds the
 	// whole database.
 	lockRow string
+	// skipLocked ends a subquery that claims rows, so that workers on
+	// several instances skip each other's rows instead of waiting.
+	skipLocked string
 	// mapError turns driver errors into twostep.ErrConflict and friends.
 	mapError func(error) error
 	// retryable reports errors after which the whole transaction may be

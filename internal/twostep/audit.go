@@ -25,6 +25,7 @@ const (
 	ActionUserCreated             Action = "user.created"
 	ActionUserUpdated             Action = "user.updated"
 	ActionUserDeleted             Action = "user.deleted"
+	ActionDeliveryFailed          Action = "user.2fa_delivery_failed"
 )
 
 // Actions lists every action, for filters and documentation.
@@ -32,7 +33,7 @@ var Actions = []Action{
 	ActionSettingsGeneralChanged, ActionSettingsDefaultsChanged,
 	ActionTwoFAEnabled, ActionTwoFADisabled, ActionTwoFAFailedAttempts,
 	ActionTwoFALocked, ActionTwoFAUnlocked,
-	ActionUserCreated, ActionUserUpdated, ActionUserDeleted,
+	ActionUserCreated, ActionUserUpdated, ActionUserDeleted, ActionDeliveryFailed,
 }
 
 // ParseAction checks an action name.
@@ -61,6 +62,9 @@ type Actor struct {
 	ID   string    `json:"id"`
 	Name string    `json:"name"`
 }
+
+// systemActor is Twostep itself, for what no person or key did.
+var systemActor = Actor{Type: ActorSystem, ID: "twostep", Name: "Twostep"}
 
 // AuditEvent is one entry of a company's audit log. Seq numbers a
 // company's events 1, 2, 3… and Hash chains each to the one before.

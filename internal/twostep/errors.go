@@ -22,6 +22,11 @@ const (
 	CodeNotFound     ErrorCode = "not_found"      // no such object, or not the caller's
 	CodeConflict     ErrorCode = "conflict"       // the change collides with existing data
 	CodeRateLimited  ErrorCode = "rate_limited"   // too many requests; see RetryAfter
+	CodeAlreadyUsed  ErrorCode = "already_used"   // the challenge is approved already
+	CodeVoid         ErrorCode = "code_void"      // the code was replaced or guessed wrong too often
+	CodeExpired      ErrorCode = "code_expired"   // the code's time ran out
+	CodeLocked       ErrorCode = "locked"         // too many wrong codes; see RetryAfter
+	CodeNoChannel    ErrorCode = "no_channel"     // the user has no address a code can go to
 	CodeInternal     ErrorCode = "internal"       // our fault; details only in the log
 	CodeUnavailable  ErrorCode = "unavailable"    // a dependency is down; try again
 )

@@ -15,10 +15,11 @@ var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadd
 
 // ID prefixes say what an id names.
 const (
-	prefixCompany = "co_"
-	prefixUser    = "usr_"
-	prefixEvent   = "evt_"
-	prefixAPIKey  = "key_"
+	prefixCompany   = "co_"
+	prefixUser      = "usr_"
+	prefixEvent     = "evt_"
+	prefixAPIKey    = "key_"
+	prefixChallenge = "ch_"
 )
 
 // newID returns prefix followed by 128 random bits.

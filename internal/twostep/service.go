@@ -10,29 +10,66 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"time"
 )
 
 // Service applies Twostep's rules. Every method that changes state runs in
 // one store transaction, with its audit events.
 type Service struct {
-	store    Store
-	rand     io.Reader
-	auditKey []byte
+	store         Store
+	rand          io.Reader
+	auditKey      []byte
+	codeKey       []byte
+	sealer        sealer
+	codeTTL       time.Duration
+	cooldown      time.Duration
+	returnOrigins []string
+	notify        func()
 }
 
 // Options configure a Service. A zero Rand takes crypto/rand; tests inject
 // their own. Time comes from the store (Tx.Now), so tests set the clock
 // there.
 type Options struct {
-	Rand     io.Reader
-	AuditKey []byte // HMAC key of the audit hash chain
+	Rand      io.Reader
+	AuditKey  []byte // HMAC key of the audit hash chain
+	CodeKey   []byte // HMAC key of codes at rest
+	OutboxKey []byte // AES-256 key of codes waiting in the outbox
+	// CodeTTL is a code's lifetime, ResendCooldown the wait between sends
+	// on one challenge.
+	CodeTTL        time.Duration
+	ResendCooldown time.Duration
+	// ReturnOrigins are the origins every company may return to.
+	ReturnOrigins []string
+	// Notify is called after a transaction queued a message, to wake the
+	// outbox worker at once.
+	Notify func()
 }
+
+// Defaults of the sign-in settings.
+const (
+	DefaultCodeTTL        = 5 * time.Minute
+	DefaultResendCooldown = 30 * time.Second
+)
 
 // NewService returns a Service over store.
 func NewService(store Store, opt Options) *Service {
-	s := &Service{store: store, rand: opt.Rand, auditKey: opt.AuditKey}
+	s := &Service{store: store, rand: opt.Rand, auditKey: opt.AuditKey, codeKey: opt.CodeKey,
+		codeTTL: opt.CodeTTL, cooldown: opt.ResendCooldown, returnOrigins: opt.ReturnOrigins, notify: opt.Notify}
 	if s.rand == nil {
 		s.rand = rand.Reader
+	}
+	if s.codeTTL == 0 {
+		s.codeTTL = DefaultCodeTTL
+	}
+	if s.notify == nil {
+		s.notify = func() {}
+	}
+	if opt.OutboxKey != nil { // a Service without one (a CLI command) cannot send
+		var err error
+		if s.sealer, err = newSealer(opt.OutboxKey); err != nil {
+			panic(err) // keys come from LoadSecrets, always 32 bytes
+		}
 	}
 	return s
 }
@@ -75,7 +112,7 @@ func (s *Service) actor(ctx context.Context, tx Tx, c Caller, companyID string) 
 	if c.KeyID != "" {
 		return Actor{Type: ActorAPIKey, ID: c.KeyID, Name: c.KeyName}, nil
 	}
-	return Actor{Type: ActorSystem, ID: "twostep", Name: "Twostep"}, nil
+	return systemActor, nil
 }
 
 // company checks the caller's access to a company and reads it, so that

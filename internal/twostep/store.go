@@ -27,6 +27,9 @@ type Tx interface {
 	UserStore
 	AuditStore
 	APIKeyStore
+	ChallengeStore
+	OutboxStore
+	LimitStore
 }
 
 // CompanyStore keeps companies and their settings.
@@ -79,4 +82,59 @@ type APIKeyStore interface {
 	APIKeyByHash(ctx context.Context, hash string) (APIKey, error)
 	APIKeys(ctx context.Context) ([]APIKey, error)
 	RevokeAPIKey(ctx context.Context, id string, at time.Time) error
+}
+
+// ChallengeStore keeps challenges and each user's lockout per app.
+type ChallengeStore interface {
+	CreateChallenge(ctx context.Context, ch Challenge) error
+	Challenge(ctx context.Context, id string) (Challenge, error)
+	// ChallengeForUpdate reads a challenge and holds it against concurrent
+	// writers until the transaction ends.
+	ChallengeForUpdate(ctx context.Context, id string) (Challenge, error)
+	// UpdateChallenge stores next only while the stored challenge still has
+	// prev's status, code hash and attempts; otherwise it returns
+	// ErrConflict and changes nothing. Each guess is decided once.
+	UpdateChallenge(ctx context.Context, prev, next Challenge) error
+	// Lockout returns a user's lockout in one app; none is a zero one.
+	Lockout(ctx context.Context, companyID, userID string, app App) (Lockout, error)
+	// LockoutForUpdate returns it and holds it until the transaction ends.
+	LockoutForUpdate(ctx context.Context, companyID, userID string, app App) (Lockout, error)
+	// SaveLockout stores next only while the stored failures are prev's;
+	// otherwise it returns ErrConflict.
+	SaveLockout(ctx context.Context, prev, next Lockout) error
+	// Lockouts returns a user's lockouts in every app that has one.
+	Lockouts(ctx context.Context, companyID, userID string) ([]Lockout, error)
+}
+
+// OutboxStore keeps the messages waiting to be sent. A message commits
+// with the change that makes it, and leaves only when it is sent or has
+// failed for good.
+type OutboxStore interface {
+	EnqueueMessage(ctx context.Context, m OutboxMessage) error
+	// CancelMessages cancels the challenge's messages that are still queued.
+	CancelMessages(ctx context.Context, challengeID string, at time.Time) error
+	// LatestDelivery is the state of the challenge's newest message.
+	LatestDelivery(ctx context.Context, challengeID string) (Delivery, error)
+	// ClaimMessages leases up to limit queued messages that are due at now,
+	// skipping those another worker holds, until leaseUntil.
+	ClaimMessages(ctx context.Context, now, leaseUntil time.Time, limit int) ([]OutboxMessage, error)
+	Message(ctx context.Context, id int64) (OutboxMessage, error)
+	// FinishMessage ends a queued message as sent or failed, dropping its
+	// sealed code.
+	FinishMessage(ctx context.Context, id int64, status DeliveryStatus, providerID, lastError string, at time.Time) error
+	// RetryMessage puts a message back in the queue until at.
+	RetryMessage(ctx context.Context, id int64, at time.Time, lastError string) error
+	// OutboxDepth counts the queued messages.
+	OutboxDepth(ctx context.Context) (int, error)
+}
+
+// LimitStore keeps the counters that stop SMS pumping and code bombing.
+type LimitStore interface {
+	// RateHits returns the recent hits of key, oldest first, and holds the
+	// key until the transaction ends.
+	RateHits(ctx context.Context, key string) ([]time.Time, error)
+	SaveRateHits(ctx context.Context, key string, hits []time.Time) error
+	// CountUpTo adds one to key's count unless the count has reached limit,
+	// in one statement, and reports whether it did.
+	CountUpTo(ctx context.Context, key string, limit int) (bool, error)
 }

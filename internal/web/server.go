@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/twostep/twostep/internal/delivery"
+	"github.com/twostep/twostep/internal/metrics"
 	"github.com/twostep/twostep/internal/twostep"
 )
 
@@ -23,6 +25,8 @@ type Server struct {
 	svc     *twostep.Service
 	ready   Readiness
 	log     *slog.Logger
+	metrics *metrics.Metrics
+	inbox   *delivery.DevInbox
 	openAPI []byte
 	mux     *http.ServeMux
 	api     *http.ServeMux // the /v1 routes
@@ -36,13 +40,17 @@ type Config struct {
 	Service *twostep.Service
 	Ready   Readiness
 	Log     *slog.Logger
+	Metrics *metrics.Metrics
+	// Inbox is the dev sender's inbox, served at /dev/inbox; nil when no
+	// dev sender is on, and then there is no such page.
+	Inbox   *delivery.DevInbox
 	OpenAPI []byte // the document served at /openapi.json
 }
 
 // New returns a Server with its routes.
 func New(c Config) *Server {
-	s := &Server{svc: c.Service, ready: c.Ready, log: c.Log, openAPI: c.OpenAPI,
-		mux: http.NewServeMux(), api: http.NewServeMux()}
+	s := &Server{svc: c.Service, ready: c.Ready, log: c.Log, metrics: c.Metrics, inbox: c.Inbox,
+		openAPI: c.OpenAPI, mux: http.NewServeMux(), api: http.NewServeMux()}
 	s.routes()
 	s.handler = s.recoverPanics(s.logRequests(securityHeaders(s.mux)))
 	return s
@@ -64,6 +72,11 @@ func (s *Server) routes() {
 	s.handleAPI("PATCH /v1/companies/{company}/users/{user}", s.patchUser)
 	s.handleAPI("DELETE /v1/companies/{company}/users/{user}", s.deleteUser)
 	s.handleAPI("PUT /v1/companies/{company}/users/{user}/twofa/{app}", s.putTwoFA)
+	s.handleAPI("POST /v1/companies/{company}/users/{user}/twofa/{app}/unlock", s.unlockTwoFA)
+	s.handleAPI("POST /v1/companies/{company}/users/{user}/challenges", s.createChallenge)
+	s.handleAPI("GET /v1/challenges/{challenge}", s.getChallenge)
+	s.handleAPI("POST /v1/challenges/{challenge}/verify", s.verifyChallenge)
+	s.handleAPI("POST /v1/challenges/{challenge}/resend", s.resendChallenge)
 	s.handleAPI("GET /v1/companies/{company}/audit-events", s.listAuditEvents)
 	s.handleAPI("GET /v1/companies/{company}/audit-events/export", s.exportAuditEvents)
 	s.api.HandleFunc("/v1/", s.apiNotFound)
@@ -72,6 +85,10 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.HandleFunc("GET /openapi.json", s.openAPIDocument)
+	s.mux.Handle("GET /metrics", s.metrics.Handler())
+	if s.inbox != nil {
+		s.mux.HandleFunc("GET /dev/inbox", s.devInbox)
+	}
 }
 
 // APIRoutes lists the method and pattern of every /v1 route, for tests that

@@ -1,0 +1,170 @@
+package delivery
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twostep/twostep/internal/metrics"
+	"github.com/twostep/twostep/internal/twostep"
+)
+
+// Outbox is what the worker needs of the service: leasing due messages
+// with their codes, and recording each try's outcome. The service decides
+// what a failure means (retry, give up, offer email).
+type Outbox interface {
+	ClaimMessages(ctx context.Context, limit int, lease time.Duration) ([]twostep.Message, error)
+	MessageSent(ctx context.Context, id int64, providerID string) error
+	MessageFailed(ctx context.Context, id int64, reason string, permanent bool, retryIn time.Duration) error
+}
+
+// WorkerOptions tune the worker; zero values take the defaults.
+type WorkerOptions struct {
+	Batch       int           // messages claimed at a time (16)
+	Concurrency int           // messages sent at once (8)
+	Lease       time.Duration // how long a claim holds a message (45s)
+	Poll        time.Duration // how often to look for due messages without a wake-up (1s)
+	MaxBackoff  time.Duration // the longest wait between tries (30s)
+	SendTimeout time.Duration // the longest a provider gets for one message (15s)
+	Host        string        // the hosted page's host, for the SMS WebOTP line
+}
+
+// Worker sends the outbox's messages. Any number of workers, in any
+// number of instances, share one outbox: a claim leases each message to
+// one of them, and a lease that runs out (its worker died) frees it again,
+// so every message goes out at least once.
+type Worker struct {
+	outbox  Outbox
+	senders map[twostep.Channel]Sender
+	log     *slog.Logger
+	metrics *metrics.Metrics
+	opt     WorkerOptions
+	wake    chan struct{}
+}
+
+// NewWorker returns a worker over outbox.
+func NewWorker(outbox Outbox, senders map[twostep.Channel]Sender, log *slog.Logger, m *metrics.Metrics, opt WorkerOptions) *Worker {
+	def := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	if opt.Batch <= 0 {
+		opt.Batch = 16
+	}
+	if opt.Concurrency <= 0 {
+		opt.Concurrency = 8
+	}
+	def(&opt.Lease, 45*time.Second)
+	def(&opt.Poll, time.Second)
+	def(&opt.MaxBackoff, 30*time.Second)
+	def(&opt.SendTimeout, 15*time.Second)
+	return &Worker{outbox: outbox, senders: senders, log: log, metrics: m, opt: opt, wake: make(chan struct{}, 1)}
+}
+
+// Notify wakes the worker: a message was just queued. It never blocks.
+func (w *Worker) Notify() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run sends messages until ctx ends, then lets the sends in flight finish.
+func (w *Worker) Run(ctx context.Context) {
+	sem := make(chan struct{}, w.opt.Concurrency)
+	var inflight sync.WaitGroup
+	defer inflight.Wait()
+	for {
+		if ctx.Err() != nil {
+			return
+		}
+		// Claim no more than there is room to send now.
+		want := min(w.opt.Concurrency-len(sem), w.opt.Batch)
+		msgs, err := w.outbox.ClaimMessages(ctx, want, w.opt.Lease)
+		if err != nil && ctx.Err() == nil {
+			w.log.Error("outbox: claim failed", "err", err)
+		}
+		for _, m := range msgs {
+			sem <- struct{}{}
+			inflight.Go(func() {
+				defer func() { <-sem }()
+				w.deliver(context.WithoutCancel(ctx), m)
+			})
+		}
+		if len(msgs) > 0 && len(msgs) == want {
+			continue // there may be more
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.wake:
+		case <-time.After(w.opt.Poll):
+		}
+		// Wait for a free slot before claiming again.
+		sem <- struct{}{}
+		<-sem
+	}
+}
+
+// deliver sends one message and records the outcome.
+func (w *Worker) deliver(ctx context.Context, m twostep.Message) {
+	channel := string(m.Channel)
+	sender, ok := w.senders[m.Channel]
+	var (
+		providerID string
+		err        error
+	)
+	if !ok {
+		err = permanent(errNoSender(m.Channel))
+	} else {
+		var out Outgoing
+		if out, err = Render(m, w.opt.Host); err == nil {
+			sctx, cancel := context.WithTimeout(ctx, w.opt.SendTimeout)
+			providerID, err = sender.Send(sctx, out)
+			cancel()
+		}
+	}
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err == nil {
+		w.metrics.Sends.WithLabelValues(channel, "sent").Inc()
+		w.metrics.DeliveryLatency.WithLabelValues(channel).Observe(time.Since(m.CreatedAt).Seconds())
+		if rerr := w.outbox.MessageSent(rctx, m.ID, providerID); rerr != nil {
+			w.log.Error("outbox: recording a sent message failed; it may be sent again", "message", m.ID, "err", rerr)
+		}
+		return
+	}
+	// Provider errors can echo what they were sent; keep the code out.
+	reason := strings.ReplaceAll(err.Error(), m.Code, "******")
+	perm := IsPermanent(err)
+	retryIn := backoff(m.Attempt, w.opt.MaxBackoff)
+	outcome := "retry"
+	if perm || m.Attempt >= twostep.MaxDeliveryAttempts {
+		outcome = "failed"
+	}
+	w.metrics.Sends.WithLabelValues(channel, outcome).Inc()
+	w.log.Warn("outbox: send failed", "message", m.ID, "channel", channel, "attempt", m.Attempt,
+		"permanent", perm, "retry_in", retryIn.String(), "err", reason)
+	if rerr := w.outbox.MessageFailed(rctx, m.ID, reason, perm, retryIn); rerr != nil {
+		w.log.Error("outbox: recording a failed send failed", "message", m.ID, "err", rerr)
+	}
+}
+
+// backoff is the wait after the attempt-th failed try: exponential from
+// half a second, capped, with ±20% jitter so that a provider coming back
+// is not hit by every retry at once.
+func backoff(attempt int, max time.Duration) time.Duration {
+	d := 500 * time.Millisecond << min(attempt-1, 20)
+	if d > max || d <= 0 {
+		d = max
+	}
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+type errNoSender twostep.Channel
+
+func (e errNoSender) Error() string { return "no sender is configured for " + string(e) }

@@ -1,0 +1,72 @@
+// Package metrics holds Twostep's Prometheus metrics, in a registry of
+// their own that /metrics serves. Labels are few and bounded: apps,
+// channels, outcomes — never companies or users.
+package metrics
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are the service's counters, gauges and histograms.
+type Metrics struct {
+	registry *prometheus.Registry
+	// ChallengesCreated counts challenges that sent a code, by app and
+	// first channel.
+	ChallengesCreated *prometheus.CounterVec
+	// Verifications counts code checks by result: approved, rejected (a
+	// wrong code, counted) or refused (void, expired, used or locked, not
+	// counted).
+	Verifications *prometheus.CounterVec
+	// Sends counts delivery tries by channel and outcome: sent, retry or
+	// failed.
+	Sends *prometheus.CounterVec
+	// DeliveryLatency is the time from queueing a code to its provider
+	// accepting it.
+	DeliveryLatency *prometheus.HistogramVec
+}
+
+// New makes the metrics. outboxDepth, called at each scrape, counts the
+// messages waiting to be sent.
+func New(outboxDepth func(context.Context) (int, error)) *Metrics {
+	m := &Metrics{
+		registry: prometheus.NewRegistry(),
+		ChallengesCreated: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "twostep_challenges_created_total", Help: "Challenges that sent a code, by app and channel.",
+		}, []string{"app", "channel"}),
+		Verifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "twostep_verifications_total", Help: "Code checks by result: approved, rejected or refused.",
+		}, []string{"result"}),
+		Sends: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "twostep_sends_total", Help: "Delivery tries by channel and outcome: sent, retry or failed.",
+		}, []string{"channel", "outcome"}),
+		DeliveryLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "twostep_delivery_latency_seconds", Help: "Time from queueing a code to its provider accepting it.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
+		}, []string{"channel"}),
+	}
+	depth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "twostep_outbox_depth", Help: "Messages waiting in the outbox.",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, err := outboxDepth(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	})
+	m.registry.MustRegister(m.ChallengesCreated, m.Verifications, m.Sends, m.DeliveryLatency, depth,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the metrics in Prometheus' text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}

@@ -1,0 +1,176 @@
+package twostep
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// OutboxMessage is a code waiting to be sent. Its code is sealed with a key
+// from the secret file and dropped once the message is sent or has failed.
+type OutboxMessage struct {
+	ID            int64
+	ChallengeID   string
+	CompanyID     string
+	UserID        string
+	App           App
+	Send          int // which send of the challenge, 1…SendsPerChallenge
+	Channel       Channel
+	Destination   string
+	CompanyName   string
+	SealedCode    string
+	CodeExpiresAt time.Time
+	Status        DeliveryStatus
+	Attempts      int
+	NextAttemptAt time.Time
+	LastError     string
+	ProviderID    string
+	CreatedAt     time.Time
+	SentAt        time.Time
+}
+
+// sealBinding ties a sealed code to its message.
+func (m OutboxMessage) sealBinding() string {
+	return fmt.Sprintf("%s/%d/%s", m.ChallengeID, m.Send, m.Channel)
+}
+
+// Message is what a sender needs to deliver one code.
+type Message struct {
+	ID          int64
+	Channel     Channel
+	To          string
+	Code        string
+	CompanyName string
+	App         App
+	ExpiresAt   time.Time
+	TTL         time.Duration // the code's whole lifetime, for "valid for 5 minutes"
+	Attempt     int           // 1 for the first try
+	CreatedAt   time.Time
+}
+
+// MaxDeliveryAttempts bounds the tries of one message.
+const MaxDeliveryAttempts = 10
+
+// ClaimMessages leases up to limit due messages for this worker and opens
+// their codes. A message whose code expires before it could be sent fails
+// at once: a late code is no use to anyone.
+func (s *Service) ClaimMessages(ctx context.Context, limit int, lease time.Duration) ([]Message, error) {
+	var out []Message
+	err := s.update(ctx, func(tx Tx) error {
+		out = out[:0]
+		now, err := tx.Now(ctx)
+		if err != nil {
+			return err
+		}
+		claimed, err := tx.ClaimMessages(ctx, now, now.Add(lease), limit)
+		if err != nil {
+			return err
+		}
+		for _, m := range claimed {
+			if !now.Before(m.CodeExpiresAt) {
+				if err := s.failMessage(ctx, tx, m, now, "the code expired before it could be sent"); err != nil {
+					return err
+				}
+				continue
+			}
+			code, err := s.sealer.open(m.SealedCode, m.sealBinding())
+			if err != nil {
+				if err := s.failMessage(ctx, tx, m, now, err.Error()); err != nil {
+					return err
+				}
+				continue
+			}
+			out = append(out, Message{ID: m.ID, Channel: m.Channel, To: m.Destination, Code: code,
+				CompanyName: m.CompanyName, App: m.App, ExpiresAt: m.CodeExpiresAt, TTL: s.codeTTL,
+				Attempt: m.Attempts, CreatedAt: m.CreatedAt})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// MessageSent records that a provider accepted a message.
+func (s *Service) MessageSent(ctx context.Context, id int64, providerID string) error {
+	return s.update(ctx, func(tx Tx) error {
+		now, err := tx.Now(ctx)
+		if err != nil {
+			return err
+		}
+		return tx.FinishMessage(ctx, id, DeliverySent, providerID, "", now)
+	})
+}
+
+// MessageFailed records a failed try. A temporary failure is tried again
+// after retryIn, unless the tries are used up or the code would expire
+// first; then, as after a permanent failure, the message fails for good.
+func (s *Service) MessageFailed(ctx context.Context, id int64, reason string, permanent bool, retryIn time.Duration) error {
+	reason = clip(reason, 300)
+	return s.update(ctx, func(tx Tx) error {
+		now, err := tx.Now(ctx)
+		if err != nil {
+			return err
+		}
+		m, err := tx.Message(ctx, id)
+		if err != nil {
+			return err
+		}
+		if m.Status != DeliveryQueued {
+			return nil // cancelled or finished meanwhile
+		}
+		next := now.Add(retryIn)
+		if permanent || m.Attempts >= MaxDeliveryAttempts || !next.Before(m.CodeExpiresAt) {
+			return s.failMessage(ctx, tx, m, now, reason)
+		}
+		return tx.RetryMessage(ctx, id, next, reason)
+	})
+}
+
+// failMessage ends a message as failed. A challenge whose SMS failed offers
+// email when the policy has it as backup, and the failure is audited: a
+// failed delivery fails closed, and the admins should know.
+func (s *Service) failMessage(ctx context.Context, tx Tx, m OutboxMessage, now time.Time, reason string) error {
+	if err := tx.FinishMessage(ctx, m.ID, DeliveryFailed, "", reason, now); err != nil {
+		return err
+	}
+	ch, err := tx.ChallengeForUpdate(ctx, m.ChallengeID)
+	if err != nil {
+		return err
+	}
+	if m.Channel == ChannelSMS && !ch.SMSFailed {
+		next := ch
+		next.SMSFailed = true
+		if err := tx.UpdateChallenge(ctx, ch, next); err != nil {
+			return err
+		}
+	}
+	u, err := tx.User(ctx, m.CompanyID, m.UserID)
+	if err != nil {
+		return err
+	}
+	return s.audit(ctx, tx, Caller{}, AuditEvent{
+		CompanyID: m.CompanyID, Time: now, Actor: systemActor, Action: ActionDeliveryFailed,
+		TargetID: u.ID, TargetName: u.Name, App: m.App,
+		Details: details(map[string]any{"channel": m.Channel, "reason": reason}),
+	})
+}
+
+// OutboxDepth counts the messages waiting to be sent.
+func (s *Service) OutboxDepth(ctx context.Context) (int, error) {
+	var n int
+	err := s.view(ctx, func(tx Tx) error {
+		var err error
+		n, err = tx.OutboxDepth(ctx)
+		return err
+	})
+	return n, err
+}
+
+// clip cuts s to at most n bytes of valid UTF-8 on one line.
+func clip(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > n {
+		s = strings.ToValidUTF8(s[:n], "")
+	}
+	return s
+}

@@ -1,0 +1,46 @@
+package twostep
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+)
+
+// slide applies a sliding-window limit to a log of recent hits: it drops
+// hits older than the window and, when fewer than limit remain, records
+// now. Otherwise it reports how long until the oldest hit leaves the
+// window. The store keeps the log and holds it locked while this decides,
+// so concurrent senders are counted exactly.
+func slide(hits []time.Time, now time.Time, limit int, window time.Duration) (kept []time.Time, ok bool, retryAfter time.Duration) {
+	start := now.Add(-window)
+	for _, h := range hits {
+		if h.After(start) {
+			kept = append(kept, h)
+		}
+	}
+	if len(kept) >= limit {
+		return kept, false, kept[len(kept)-limit].Add(window).Sub(now)
+	}
+	return append(kept, now), true, 0
+}
+
+// rateKey names one thing that sends are counted for. Destinations and IPs
+// are hashed: the table of counters need not hold addresses.
+func rateKey(kind, value string) string {
+	if kind == "user" {
+		return "user:" + value
+	}
+	sum := sha256.Sum256([]byte(value))
+	return kind + ":" + hex.EncodeToString(sum[:16])
+}
+
+// smsDayKey names a company's SMS count for one UTC day.
+func smsDayKey(companyID string, now time.Time) string {
+	return "sms:" + companyID + ":" + now.UTC().Format(time.DateOnly)
+}
+
+// untilTomorrow is how long until the next UTC day begins.
+func untilTomorrow(now time.Time) time.Duration {
+	y, m, d := now.UTC().Date()
+	return time.Date(y, m, d+1, 0, 0, 0, 0, time.UTC).Sub(now)
+}

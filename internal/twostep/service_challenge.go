@@ -1,0 +1,542 @@
+package twostep
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"net/url"
+	"slices"
+	"sort"
+	"time"
+)
+
+// NewChallenge is the input for starting a sign-in's second step.
+type NewChallenge struct {
+	App       string `json:"app"`
+	IP        string `json:"ip"`         // the signing-in person's address, for the per-IP limit
+	UserAgent string `json:"user_agent"` // their browser, for the audit log
+	ReturnURL string `json:"return_url"` // where the hosted page returns to
+}
+
+// Errors of the sign-in rules.
+var (
+	errAlreadyUsed = &Error{Code: CodeAlreadyUsed, Message: "this sign-in is already approved; start a new one"}
+	errCodeVoid    = &Error{Code: CodeVoid, Message: "this code can no longer be used; request a new code"}
+	errCodeExpired = &Error{Code: CodeExpired, Message: "this code has expired; request a new code"}
+	errNoChannel   = &Error{Code: CodeNoChannel, Message: "this user has no phone or email address that a code can be sent to"}
+)
+
+// lockedError answers a locked user and app, saying when the lock ends.
+func lockedError(now, until time.Time) *Error {
+	e := &Error{Code: CodeLocked, Message: "sign-in is paused after too many wrong codes; try again later or ask an admin to unlock it"}
+	if until != lockedForever {
+		e.RetryAfter = until.Sub(now)
+	} else {
+		e.Message = "sign-in is paused after too many wrong codes; an admin must unlock it"
+	}
+	return e
+}
+
+// tooMany answers a send over a limit.
+func tooMany(msg string, retry time.Duration) *Error {
+	return &Error{Code: CodeRateLimited, Message: msg, RetryAfter: max(retry, time.Second)}
+}
+
+// ChallengeResult is what starting a challenge gives: Required false when
+// 2FA is off for the user and app, and then nothing was sent.
+type ChallengeResult struct {
+	Required bool
+	ChallengeView
+}
+
+// CreateChallenge starts a sign-in's second step for a user and app: it
+// picks the channel by the company's policy, checks the lockout and the
+// send limits, and queues the code in the same transaction.
+func (s *Service) CreateChallenge(ctx context.Context, c Caller, companyID, userID string, in NewChallenge) (ChallengeResult, error) {
+	var out ChallengeResult
+	app, err := ParseApp("app", in.App)
+	if err != nil {
+		return out, err
+	}
+	ch := Challenge{CompanyID: companyID, UserID: userID, App: app, Status: StatusPending}
+	if ch.IP, err = normalizeIP(in.IP); err != nil {
+		return out, err
+	}
+	if ch.UserAgent, err = cleanText("user_agent", in.UserAgent, 512, true); err != nil {
+		return out, err
+	}
+	if ch.ID, err = newID(s.rand, prefixChallenge); err != nil {
+		return out, Internal(err)
+	}
+	err = s.update(ctx, func(tx Tx) error {
+		co, _, err := s.company(ctx, tx, c, companyID, false)
+		if err != nil {
+			return err
+		}
+		u, err := s.user(ctx, tx, companyID, userID, false)
+		if err != nil {
+			return err
+		}
+		if ch.ReturnURL, err = s.checkReturnURL(in.ReturnURL, co.Settings); err != nil {
+			return err
+		}
+		if !u.TwoFA.For(app) {
+			out = ChallengeResult{Required: false}
+			return nil
+		}
+		now, err := tx.Now(ctx)
+		if err != nil {
+			return err
+		}
+		l, err := tx.LockoutForUpdate(ctx, companyID, userID, app)
+		if err != nil {
+			return err
+		}
+		if l.Locked(now) {
+			return lockedError(now, l.LockedUntil)
+		}
+		p := newPolicy(co.Settings, u)
+		channel := p.first()
+		if channel == "" {
+			return errNoChannel
+		}
+		ch.CreatedAt = now
+		if channel, err = s.countSend(ctx, tx, co, p, ch, channel, now); err != nil {
+			return err
+		}
+		sent, m, err := s.newCode(co, p, ch, channel, now)
+		if err != nil {
+			return err
+		}
+		if err := tx.CreateChallenge(ctx, sent); err != nil {
+			return err
+		}
+		if err := tx.EnqueueMessage(ctx, m); err != nil {
+			return err
+		}
+		out = ChallengeResult{Required: true, ChallengeView: sent.view(now, p, l, Delivery{DeliveryQueued, channel}, s.cooldown)}
+		return nil
+	})
+	if err == nil && out.Required {
+		s.notify()
+	}
+	return out, err
+}
+
+// countSend checks and counts one send of a code against every limit:
+// per user, per destination and per client IP in the last hour, and the
+// company's SMS cap for the day. When the SMS cap is spent and email is
+// the backup, the code goes by email instead. It returns the channel.
+func (s *Service) countSend(ctx context.Context, tx Tx, co Company, p policy, ch Challenge, channel Channel, now time.Time) (Channel, error) {
+	if channel == ChannelSMS {
+		ok, err := tx.CountUpTo(ctx, smsDayKey(co.ID, now), co.Settings.SMSDailyCap)
+		if err != nil {
+			return "", err
+		}
+		if !ok && p.email == "" {
+			return "", tooMany("the company's daily SMS limit is reached", untilTomorrow(now))
+		}
+		if !ok {
+			channel = ChannelEmail
+		}
+	}
+	limits := []struct {
+		key, what string
+		limit     int
+	}{
+		{rateKey("user", ch.UserID), "this user", SendsPerUser},
+		{rateKey("dest", p.destination(channel)), "this address", SendsPerDestination},
+	}
+	if ch.IP != "" {
+		limits = append(limits, struct {
+			key, what string
+			limit     int
+		}{rateKey("ip", ch.IP), "this IP address", SendsPerIP})
+	}
+	// Lock the keys in one order, so two senders never wait for each other.
+	sort.Slice(limits, func(i, j int) bool { return limits[i].key < limits[j].key })
+	for _, l := range limits {
+		hits, err := tx.RateHits(ctx, l.key)
+		if err != nil {
+			return "", err
+		}
+		kept, ok, retry := slide(hits, now, l.limit, sendWindow)
+		if !ok {
+			return "", tooMany("too many codes were sent to "+l.what+" in the last hour", retry)
+		}
+		if err := tx.SaveRateHits(ctx, l.key, kept); err != nil {
+			return "", err
+		}
+	}
+	return channel, nil
+}
+
+// newCode makes a new code for the challenge on channel. It returns the
+// challenge holding the code's hash and the outbox message carrying the
+// sealed code; the caller stores both in its transaction.
+func (s *Service) newCode(co Company, p policy, ch Challenge, channel Channel, now time.Time) (Challenge, OutboxMessage, error) {
+	code, err := newCode(s.rand)
+	if err != nil {
+		return ch, OutboxMessage{}, Internal(err)
+	}
+	next := ch
+	next.Channel, next.Destination = channel, p.destination(channel)
+	next.CodeHash = codeHash(s.codeKey, ch.ID, code)
+	next.CodeAttempts = 0
+	next.CodeExpiresAt = now.Add(s.codeTTL)
+	next.LastSentAt = now
+	next.Sends++
+	m := OutboxMessage{ChallengeID: ch.ID, CompanyID: ch.CompanyID, UserID: ch.UserID, App: ch.App,
+		Send: next.Sends, Channel: channel, Destination: next.Destination, CompanyName: co.Name,
+		CodeExpiresAt: next.CodeExpiresAt, Status: DeliveryQueued, NextAttemptAt: now, CreatedAt: now}
+	if m.SealedCode, err = s.sealer.seal(s.rand, code, m.sealBinding()); err != nil {
+		return ch, m, Internal(err)
+	}
+	return next, m, nil
+}
+
+// challengeContext is a challenge with the company, user, lockout and time
+// it is read against.
+type challengeContext struct {
+	ch      Challenge
+	co      Company
+	u       User
+	lockout Lockout
+	now     time.Time
+}
+
+// loadChallenge reads a challenge the caller may see, with its context.
+func (s *Service) loadChallenge(ctx context.Context, tx Tx, c Caller, id string, forUpdate bool) (challengeContext, error) {
+	var (
+		cc  challengeContext
+		err error
+	)
+	read := tx.Challenge
+	if forUpdate {
+		read = tx.ChallengeForUpdate
+	}
+	cc.ch, err = read(ctx, id)
+	if errors.Is(err, ErrNotFound) || (err == nil && !c.canSee(cc.ch.CompanyID)) {
+		return cc, NotFound("challenge")
+	}
+	if err != nil {
+		return cc, err
+	}
+	if cc.co, _, err = s.company(ctx, tx, c, cc.ch.CompanyID, false); err != nil {
+		return cc, err
+	}
+	if cc.u, err = s.user(ctx, tx, cc.ch.CompanyID, cc.ch.UserID, false); err != nil {
+		return cc, err
+	}
+	lockout := tx.Lockout
+	if forUpdate {
+		lockout = tx.LockoutForUpdate
+	}
+	if cc.lockout, err = lockout(ctx, cc.ch.CompanyID, cc.ch.UserID, cc.ch.App); err != nil {
+		return cc, err
+	}
+	cc.now, err = tx.Now(ctx)
+	return cc, err
+}
+
+// present reads the challenge's delivery and computes what its reader sees.
+func (s *Service) present(ctx context.Context, tx Tx, cc challengeContext) (ChallengeView, error) {
+	d, err := tx.LatestDelivery(ctx, cc.ch.ID)
+	if err != nil {
+		return ChallengeView{}, err
+	}
+	return cc.ch.view(cc.now, newPolicy(cc.co.Settings, cc.u), cc.lockout, d, s.cooldown), nil
+}
+
+// Challenge reads a challenge's current state.
+func (s *Service) Challenge(ctx context.Context, c Caller, id string) (ChallengeView, error) {
+	var out ChallengeView
+	err := s.view(ctx, func(tx Tx) error {
+		cc, err := s.loadChallenge(ctx, tx, c, id, false)
+		if err != nil {
+			return err
+		}
+		out, err = s.present(ctx, tx, cc)
+		return err
+	})
+	return out, err
+}
+
+// VerifyResult says what a verification decided.
+type VerifyResult string
+
+// The verification results.
+const (
+	ResultApproved VerifyResult = "approved"
+	ResultRejected VerifyResult = "rejected"
+)
+
+// Verify checks a code. A right code approves the challenge once, however
+// many arrive together; a wrong one counts once against the code (void
+// after GuessesPerCode) and once against the user's consecutive failures
+// in the app, which show the responsible contact at ContactAfter and lock
+// the user and app at LockAfter. Guesses that cannot count — at a void,
+// expired or used code, or while locked — are refused without counting.
+func (s *Service) Verify(ctx context.Context, c Caller, id, code string) (ChallengeView, VerifyResult, error) {
+	var (
+		out    ChallengeView
+		result VerifyResult
+	)
+	code, err := NormalizeCode(code)
+	if err != nil {
+		return out, "", err
+	}
+	err = s.update(ctx, func(tx Tx) error {
+		cc, err := s.loadChallenge(ctx, tx, c, id, true)
+		if err != nil {
+			return err
+		}
+		ch, l, now := cc.ch, cc.lockout, cc.now
+		switch {
+		case ch.Status == StatusApproved:
+			return errAlreadyUsed
+		case l.Locked(now):
+			return lockedError(now, l.LockedUntil)
+		case ch.CodeHash == "":
+			return errCodeVoid
+		case !now.Before(ch.CodeExpiresAt):
+			return errCodeExpired
+		}
+		next := ch
+		if codeMatches(s.codeKey, ch.ID, code, ch.CodeHash) {
+			result = ResultApproved
+			next.Status, next.CodeHash, next.ApprovedAt = StatusApproved, "", now
+			if err := tx.UpdateChallenge(ctx, ch, next); err != nil {
+				return conflictAsUsed(err)
+			}
+			if l.Failures > 0 {
+				reset := l
+				reset.Failures, reset.LockedUntil = 0, time.Time{}
+				if err := tx.SaveLockout(ctx, l, reset); err != nil {
+					return err
+				}
+				cc.lockout = reset
+			}
+		} else {
+			result = ResultRejected
+			next.CodeAttempts++
+			next.Failures++
+			if next.CodeAttempts >= GuessesPerCode {
+				next.CodeHash = "" // void: the user asks for a new code
+			}
+			failed, actions := l.failed(now)
+			if failed.Locked(now) {
+				next.CodeHash = "" // a lock ends this code too
+			}
+			if err := tx.UpdateChallenge(ctx, ch, next); err != nil {
+				return conflictAsVoid(err)
+			}
+			if err := tx.SaveLockout(ctx, l, failed); err != nil {
+				return err
+			}
+			cc.lockout = failed
+			for _, a := range actions {
+				if err := s.auditFailure(ctx, tx, cc, a, failed); err != nil {
+					return err
+				}
+			}
+		}
+		cc.ch = next
+		out, err = s.present(ctx, tx, cc)
+		return err
+	})
+	return out, result, err
+}
+
+// conflictAsUsed and conflictAsVoid answer a guess that lost a race with
+// another guess at the same code: it was decided without this one.
+func conflictAsUsed(err error) error {
+	if errors.Is(err, ErrConflict) {
+		return errAlreadyUsed
+	}
+	return err
+}
+
+func conflictAsVoid(err error) error {
+	if errors.Is(err, ErrConflict) {
+		return errCodeVoid
+	}
+	return err
+}
+
+// auditFailure writes a failure threshold's event. The person who failed
+// is both its actor and its target: the seed's "User" is them.
+func (s *Service) auditFailure(ctx context.Context, tx Tx, cc challengeContext, action Action, l Lockout) error {
+	d := map[string]any{"failed_attempts": l.Failures, "challenge_id": cc.ch.ID}
+	if action == ActionTwoFALocked && l.LockedUntil != lockedForever {
+		d["locked_until"] = l.LockedUntil.UTC().Format(time.RFC3339)
+	}
+	return s.audit(ctx, tx, Caller{}, AuditEvent{
+		CompanyID: cc.ch.CompanyID, Time: cc.now, Action: action, App: cc.ch.App,
+		Actor:    Actor{Type: ActorUser, ID: cc.u.ID, Name: cc.u.Name},
+		TargetID: cc.u.ID, TargetName: cc.u.Name, Details: details(d),
+		IP: cc.ch.IP, UserAgent: cc.ch.UserAgent,
+	})
+}
+
+// Resend sends a new code for a pending challenge, on the channel asked
+// for or else the current one while it is available. The new code voids
+// the old one. Sends wait out the cooldown and count against every limit.
+func (s *Service) Resend(ctx context.Context, c Caller, id string, channel Channel) (ChallengeView, error) {
+	var out ChallengeView
+	if channel != "" && channel != ChannelSMS && channel != ChannelEmail {
+		return out, Invalid("channel", "channel must be %q or %q", ChannelSMS, ChannelEmail)
+	}
+	err := s.update(ctx, func(tx Tx) error {
+		cc, err := s.loadChallenge(ctx, tx, c, id, true)
+		if err != nil {
+			return err
+		}
+		ch, l, now := cc.ch, cc.lockout, cc.now
+		switch {
+		case ch.Status == StatusApproved:
+			return errAlreadyUsed
+		case l.Locked(now):
+			return lockedError(now, l.LockedUntil)
+		}
+		p := newPolicy(cc.co.Settings, cc.u)
+		available := p.channels(ch)
+		switch {
+		case channel != "" && !hasChannel(available, channel):
+			return Invalid("channel", "a code cannot be sent by %s for this sign-in now", channel)
+		case channel == "" && hasChannel(available, ch.Channel):
+			channel = ch.Channel
+		case channel == "" && len(available) > 0:
+			channel = available[0]
+		case channel == "":
+			return errNoChannel
+		}
+		if wait := ch.LastSentAt.Add(s.cooldown).Sub(now); wait > 0 {
+			return tooMany("a new code can be sent after a short wait", wait)
+		}
+		if ch.Sends >= SendsPerChallenge {
+			return tooMany("this sign-in has had all the codes it may have; start a new sign-in", sendWindow)
+		}
+		if channel, err = s.countSend(ctx, tx, cc.co, p, ch, channel, now); err != nil {
+			return err
+		}
+		next, m, err := s.newCode(cc.co, p, ch, channel, now)
+		if err != nil {
+			return err
+		}
+		if err := tx.UpdateChallenge(ctx, ch, next); err != nil {
+			return conflictAsVoid(err)
+		}
+		// The new code voids the old one, and a message with the old code
+		// that has not gone out yet no longer goes.
+		if err := tx.CancelMessages(ctx, ch.ID, now); err != nil {
+			return err
+		}
+		if err := tx.EnqueueMessage(ctx, m); err != nil {
+			return err
+		}
+		cc.ch = next
+		out = next.view(now, p, l, Delivery{DeliveryQueued, channel}, s.cooldown)
+		return nil
+	})
+	if err == nil {
+		s.notify()
+	}
+	return out, err
+}
+
+// Unlock ends a user's lockout in an app early and resets the count,
+// audited. A user with nothing to unlock is left alone, unaudited.
+func (s *Service) Unlock(ctx context.Context, c Caller, companyID, userID string, app App) (Lockout, error) {
+	var out Lockout
+	err := s.update(ctx, func(tx Tx) error {
+		_, actor, err := s.company(ctx, tx, c, companyID, false)
+		if err != nil {
+			return err
+		}
+		u, err := s.user(ctx, tx, companyID, userID, false)
+		if err != nil {
+			return err
+		}
+		l, err := tx.LockoutForUpdate(ctx, companyID, userID, app)
+		if err != nil {
+			return err
+		}
+		out = l
+		if l.Failures == 0 && l.LockedUntil.IsZero() {
+			return nil
+		}
+		now, err := tx.Now(ctx)
+		if err != nil {
+			return err
+		}
+		next := l
+		next.Failures, next.LockedUntil = 0, time.Time{}
+		if err := tx.SaveLockout(ctx, l, next); err != nil {
+			return err
+		}
+		out = next
+		d := map[string]any{"failed_attempts": l.Failures, "was_locked": l.Locked(now)}
+		return s.audit(ctx, tx, c, AuditEvent{CompanyID: companyID, Time: now, Actor: actor,
+			Action: ActionTwoFAUnlocked, TargetID: u.ID, TargetName: u.Name, App: app, Details: details(d)})
+	})
+	return out, err
+}
+
+// Lockouts returns a user's lockouts, one per app, read at the database's
+// time: for showing an admin who is locked.
+func (s *Service) Lockouts(ctx context.Context, c Caller, companyID, userID string) (map[App]Lockout, time.Time, error) {
+	out := map[App]Lockout{}
+	var now time.Time
+	err := s.view(ctx, func(tx Tx) error {
+		if _, _, err := s.company(ctx, tx, c, companyID, false); err != nil {
+			return err
+		}
+		if _, err := s.user(ctx, tx, companyID, userID, false); err != nil {
+			return err
+		}
+		ls, err := tx.Lockouts(ctx, companyID, userID)
+		if err != nil {
+			return err
+		}
+		for _, l := range ls {
+			out[l.App] = l
+		}
+		now, err = tx.Now(ctx)
+		return err
+	})
+	return out, now, err
+}
+
+// checkReturnURL accepts a return URL whose origin the company or the
+// operator allows.
+func (s *Service) checkReturnURL(raw string, settings Settings) (string, error) {
+	if raw == "" {
+		return "", nil
+	}
+	bad := Invalid("return_url", "return_url must be an absolute URL on an origin in allowed_return_origins")
+	u, err := url.Parse(raw)
+	if err != nil || len(raw) > 2048 || u.User != nil || u.Host == "" {
+		return "", bad
+	}
+	origin, err := NormalizeOrigin("return_url", u.Scheme+"://"+u.Host)
+	if err != nil {
+		return "", bad
+	}
+	if !slices.Contains(settings.AllowedReturnOrigins, origin) && !slices.Contains(s.returnOrigins, origin) {
+		return "", bad
+	}
+	return u.String(), nil
+}
+
+// normalizeIP checks an optional IP address.
+func normalizeIP(s string) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return "", Invalid("ip", "ip must be an IPv4 or IPv6 address")
+	}
+	return a.Unmap().String(), nil
+}

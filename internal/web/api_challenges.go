@@ -1,0 +1,155 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/twostep/twostep/internal/twostep"
+)
+
+// challengeJSON is a challenge as the API shows it.
+type challengeJSON struct {
+	Required           bool              `json:"required"`
+	ID                 string            `json:"id"`
+	CompanyID          string            `json:"company_id"`
+	UserID             string            `json:"user_id"`
+	App                twostep.App       `json:"app"`
+	Status             string            `json:"status"`
+	Result             string            `json:"result,omitempty"`
+	Channel            twostep.Channel   `json:"channel"`
+	DestinationHint    string            `json:"destination_hint"`
+	ChannelsAvailable  []twostep.Channel `json:"channels_available"`
+	FailedAttempts     int               `json:"failed_attempts"`
+	AttemptsRemaining  int               `json:"attempts_remaining"`
+	ExpiresAt          string            `json:"expires_at"`
+	ResendAvailableAt  *string           `json:"resend_available_at"`
+	LockedUntil        *string           `json:"locked_until,omitempty"`
+	ResponsibleContact *contactJSON      `json:"responsible_contact,omitempty"`
+	VerifyURL          string            `json:"verify_url,omitempty"`
+	Delivery           deliveryJSON      `json:"delivery"`
+	CreatedAt          string            `json:"created_at"`
+}
+
+type deliveryJSON struct {
+	Status  twostep.DeliveryStatus `json:"status"`
+	Channel twostep.Channel        `json:"channel"`
+}
+
+// optionalTime shows a zero time as null.
+func optionalTime(t interface{ IsZero() bool }, s string) *string {
+	if t.IsZero() {
+		return nil
+	}
+	return &s
+}
+
+func toChallengeJSON(v twostep.ChallengeView) challengeJSON {
+	out := challengeJSON{
+		Required: true, ID: v.ID, CompanyID: v.CompanyID, UserID: v.UserID, App: v.App,
+		Status: string(v.Status), Channel: v.Channel, DestinationHint: v.DestinationHint,
+		ChannelsAvailable: v.ChannelsAvailable, FailedAttempts: v.FailedAttempts,
+		AttemptsRemaining: v.AttemptsRemaining, ExpiresAt: formatTime(v.CodeExpiresAt),
+		ResendAvailableAt: optionalTime(v.ResendAvailableAt, formatTime(v.ResendAvailableAt)),
+		LockedUntil:       optionalTime(v.LockedUntil, formatTime(v.LockedUntil)),
+		Delivery:          deliveryJSON{v.Delivery.Status, v.Delivery.Channel},
+		CreatedAt:         formatTime(v.CreatedAt),
+	}
+	if out.ChannelsAvailable == nil {
+		out.ChannelsAvailable = []twostep.Channel{}
+	}
+	if v.ResponsibleContact != nil {
+		c := toContactJSON(*v.ResponsibleContact)
+		out.ResponsibleContact = &c
+	}
+	return out
+}
+
+func (s *Server) createChallenge(w http.ResponseWriter, r *http.Request, c twostep.Caller) error {
+	var in twostep.NewChallenge
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	res, err := s.svc.CreateChallenge(r.Context(), c, r.PathValue("company"), r.PathValue("user"), in)
+	if err != nil {
+		return err
+	}
+	if !res.Required {
+		writeJSON(w, http.StatusOK, map[string]bool{"required": false})
+		return nil
+	}
+	s.metrics.ChallengesCreated.WithLabelValues(string(res.App), string(res.Channel)).Inc()
+	w.Header().Set("Location", "/v1/challenges/"+res.ID)
+	writeJSON(w, http.StatusCreated, toChallengeJSON(res.ChallengeView))
+	return nil
+}
+
+func (s *Server) getChallenge(w http.ResponseWriter, r *http.Request, c twostep.Caller) error {
+	v, err := s.svc.Challenge(r.Context(), c, r.PathValue("challenge"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toChallengeJSON(v))
+	return nil
+}
+
+func (s *Server) verifyChallenge(w http.ResponseWriter, r *http.Request, c twostep.Caller) error {
+	var in struct {
+		Code *string `json:"code"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	if in.Code == nil {
+		return twostep.Invalid("code", "code is required: the 6 digits the user received")
+	}
+	v, result, err := s.svc.Verify(r.Context(), c, r.PathValue("challenge"), *in.Code)
+	if err != nil {
+		var e *twostep.Error
+		if errors.As(err, &e) && e.Code != twostep.CodeInvalidValue && e.Code != twostep.CodeNotFound {
+			s.metrics.Verifications.WithLabelValues("refused").Inc()
+		}
+		return err
+	}
+	s.metrics.Verifications.WithLabelValues(string(result)).Inc()
+	out := toChallengeJSON(v)
+	out.Result = string(result)
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) resendChallenge(w http.ResponseWriter, r *http.Request, c twostep.Caller) error {
+	var in struct {
+		Channel twostep.Channel `json:"channel"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	v, err := s.svc.Resend(r.Context(), c, r.PathValue("challenge"), in.Channel)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toChallengeJSON(v))
+	return nil
+}
+
+// lockoutJSON is a user's lockout in one app.
+type lockoutJSON struct {
+	UserID         string      `json:"user_id"`
+	App            twostep.App `json:"app"`
+	FailedAttempts int         `json:"failed_attempts"`
+	LockedUntil    *string     `json:"locked_until"`
+}
+
+func (s *Server) unlockTwoFA(w http.ResponseWriter, r *http.Request, c twostep.Caller) error {
+	app, err := twostep.ParseApp("app", r.PathValue("app"))
+	if err != nil {
+		return &twostep.Error{Code: twostep.CodeNotFound, Message: "no such app: use web or manager"}
+	}
+	l, err := s.svc.Unlock(r.Context(), c, r.PathValue("company"), r.PathValue("user"), app)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, lockoutJSON{UserID: r.PathValue("user"), App: app, FailedAttempts: l.Failures,
+		LockedUntil: optionalTime(l.LockedUntil, formatTime(l.LockedUntil))})
+	return nil
+}

@@ -1,0 +1,52 @@
+package web
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"html/template"
+	"net/http"
+
+	"github.com/twostep/twostep/internal/delivery"
+)
+
+// devInboxStyle is the dev inbox's only style; the page's CSP names its
+// hash, so no other inline style or script can run.
+const devInboxStyle = `body{font-family:system-ui,Arial,sans-serif;margin:2rem;color:#0b0c0c;max-width:60rem}
+table{border-collapse:collapse;width:100%}th,td{text-align:left;border-bottom:1px solid #b1b4b6;padding:.5rem;vertical-align:top}
+pre{white-space:pre-wrap;margin:0;font:inherit}.muted{color:#505a5f}`
+
+var devInboxCSP = func() string {
+	sum := sha256.Sum256([]byte(devInboxStyle))
+	return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; frame-ancestors 'none'"
+}()
+
+var devInboxPage = template.Must(template.New("inbox").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="refresh" content="5">
+<title>Dev inbox – Twostep</title><style>` + devInboxStyle + `</style></head>
+<body><main>
+<h1>Dev inbox</h1>
+<p class="muted">Messages the <code>dev</code> sender would have delivered, newest first. This page refreshes every 5 seconds and exists only while a dev sender is configured. <a href="/dev/inbox?format=json">JSON</a></p>
+{{if .}}<table><caption class="muted">{{len .}} messages</caption>
+<thead><tr><th scope="col">Time (UTC)</th><th scope="col">Channel</th><th scope="col">To</th><th scope="col">Message</th></tr></thead>
+<tbody>{{range .}}<tr><td><time datetime="{{.Time.Format "2006-01-02T15:04:05Z07:00"}}">{{.Time.Format "15:04:05"}}</time></td><td>{{.Channel}}</td><td>{{.To}}</td>
+<td>{{if .Subject}}<strong>{{.Subject}}</strong><br>{{end}}<pre>{{.Text}}</pre></td></tr>{{end}}</tbody></table>
+{{else}}<p>No messages yet. Start a sign-in and its code appears here.</p>{{end}}
+</main></body></html>
+`))
+
+// devInbox shows the dev sender's messages, as HTML or, with
+// ?format=json, as {"messages": […]}.
+func (s *Server) devInbox(w http.ResponseWriter, r *http.Request) {
+	msgs := s.inbox.Messages()
+	if r.URL.Query().Get("format") == "json" {
+		if msgs == nil {
+			msgs = []delivery.DevMessage{}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"messages": msgs})
+		return
+	}
+	w.Header().Set("Content-Security-Policy", devInboxCSP)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	devInboxPage.Execute(w, msgs)
+}
