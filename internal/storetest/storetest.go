@@ -140,3 +140,12 @@ func Open(t testing.TB, url string) *store.DB {
 	}
 	return db
 }
+
+// Like returns a new, empty database of the same engine as url, for a
+// subtest that must not share its parent's rows.
+func Like(t testing.TB, url string) string {
+	if IsPostgres(url) {
+		return PostgresURL(t)
+	}
+	return SQLiteURL(t)
+}

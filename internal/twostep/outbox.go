@@ -38,6 +38,7 @@ func (m OutboxMessage) sealBinding() string {
 // Message is what a sender needs to deliver one code.
 type Message struct {
 	ID          int64
+	ChallengeID string
 	Channel     Channel
 	To          string
 	Code        string
@@ -81,7 +82,7 @@ func (s *Service) ClaimMessages(ctx context.Context, limit int, lease time.Durat
 				}
 				continue
 			}
-			out = append(out, Message{ID: m.ID, Channel: m.Channel, To: m.Destination, Code: code,
+			out = append(out, Message{ID: m.ID, ChallengeID: m.ChallengeID, Channel: m.Channel, To: m.Destination, Code: code,
 				CompanyName: m.CompanyName, App: m.App, ExpiresAt: m.CodeExpiresAt, TTL: s.codeTTL,
 				Attempt: m.Attempts, CreatedAt: m.CreatedAt})
 		}

@@ -47,7 +47,8 @@ func newFixture(t *testing.T, url string) *fixture {
 	c := &clock{now: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
 	db.SetClock(c.Now)
 	return &fixture{url: url, db: db, clock: c, ctx: ctx,
-		svc:      twostep.NewService(db, twostep.Options{AuditKey: auditKey}),
+		svc: twostep.NewService(db, twostep.Options{AuditKey: auditKey, CodeKey: []byte("test code key"),
+			OutboxKey: []byte("0123456789abcdef0123456789abcdef"), CodeTTL: 5 * time.Minute, ResendCooldown: 30 * time.Second}),
 		platform: twostep.Caller{KeyID: "key_platform", KeyName: "platform", IP: "192.0.2.1", UserAgent: "test"}}
 }
 
