@@ -45,6 +45,7 @@ type instance struct {
 	t      *testing.T
 	dbURL  string
 	secret string
+	extra  []string // more variables, such as TWOSTEP_SMS
 }
 
 func newInstance(t *testing.T, dbURL string) *instance {
@@ -60,7 +61,9 @@ func (in *instance) env(extra ...string) []string {
 			env = append(env, kv)
 		}
 	}
-	return append(env, append([]string{"TWOSTEP_DATABASE_URL=" + in.dbURL, "TWOSTEP_SECRET_FILE=" + in.secret}, extra...)...)
+	env = append(env, "TWOSTEP_DATABASE_URL="+in.dbURL, "TWOSTEP_SECRET_FILE="+in.secret)
+	env = append(env, in.extra...)
+	return append(env, extra...)
 }
 
 // command returns the binary's command with extra variables set.
@@ -192,10 +195,11 @@ func (s *server) stop(t *testing.T) {
 
 // apiClient is a small JSON client for the end-to-end tests.
 type apiClient struct {
-	t     *testing.T
-	base  string
-	key   string
-	actor string
+	t      *testing.T
+	base   string
+	key    string
+	actor  string
+	record *syncBuffer // if not nil, every response body is kept here
 }
 
 func (a apiClient) as(userID string) apiClient { a.actor = userID; return a }
@@ -218,6 +222,9 @@ func (a apiClient) call(method, path string, body any) (int, map[string]any) {
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
+	if a.record != nil {
+		a.record.Write(append(raw, '\n'))
+	}
 	var m map[string]any
 	json.Unmarshal(raw, &m)
 	return res.StatusCode, m

@@ -61,7 +61,7 @@ func (e *env) run(cfg config.Config, log *slog.Logger, ready func(base string, a
 		host = u.Hostname()
 	}
 	worker = delivery.NewWorker(a.svc, senders.ByChannel, log, m,
-		delivery.WorkerOptions{MaxBackoff: cfg.DeliveryMaxBackoff, Host: host})
+		delivery.WorkerOptions{MaxBackoff: cfg.DeliveryMaxBackoff, SendTimeout: cfg.DeliveryTimeout, Host: host})
 	wctx, stopWorker := context.WithCancel(context.WithoutCancel(e.ctx))
 	workerDone := make(chan struct{})
 	go func() { worker.Run(wctx); close(workerDone) }()

@@ -30,6 +30,7 @@ type Config struct {
 	AllowedReturnOrigins []string
 	LogLevel             slog.Level
 	DeliveryMaxBackoff   time.Duration
+	DeliveryTimeout      time.Duration
 }
 
 // MaxCodeTTL is the longest a code may live (NIST SP 800-63B).
@@ -52,6 +53,7 @@ var settings = []setting{
 	{"allowed-return-origins", "TWOSTEP_ALLOWED_RETURN_ORIGINS", "", "comma-separated origins every company may use as return_url"},
 	{"log-level", "TWOSTEP_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"delivery-max-backoff", "TWOSTEP_DELIVERY_MAX_BACKOFF", "30s", "the longest wait between tries of one message"},
+	{"delivery-timeout", "TWOSTEP_DELIVERY_TIMEOUT", "15s", "how long a provider gets to accept one message"},
 }
 
 // Flags registers every setting on fs, with its variable from getenv as
@@ -109,6 +111,9 @@ func build(values map[string]*string) (Config, error) {
 	}
 	if c.DeliveryMaxBackoff, err = time.ParseDuration(get("delivery-max-backoff")); err != nil || c.DeliveryMaxBackoff < 10*time.Millisecond || c.DeliveryMaxBackoff > 10*time.Minute {
 		bad("delivery-max-backoff", "must be a duration from 10ms to 10m, like 30s")
+	}
+	if c.DeliveryTimeout, err = time.ParseDuration(get("delivery-timeout")); err != nil || c.DeliveryTimeout < 100*time.Millisecond || c.DeliveryTimeout > 2*time.Minute {
+		bad("delivery-timeout", "must be a duration from 100ms to 2m, like 15s")
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(get("log-level"))); err != nil {
 		bad("log-level", "must be debug, info, warn or error")

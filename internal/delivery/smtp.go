@@ -22,10 +22,19 @@ type SMTP struct {
 	idle    chan *mail.Client
 }
 
+// smtpAuth maps the URL's auth parameter to go-mail's mechanisms. PLAIN
+// is the default; go-mail refuses to send it unencrypted except to
+// localhost.
+var smtpAuth = map[string]mail.SMTPAuthType{
+	"": mail.SMTPAuthPlain, "plain": mail.SMTPAuthPlain, "login": mail.SMTPAuthLogin,
+	"cram-md5": mail.SMTPAuthCramMD5, "auto": mail.SMTPAuthAutoDiscover,
+}
+
 // smtpPool is how many connections stay open between messages.
 const smtpPool = 4
 
-// NewSMTP parses smtp://user:pass@host:port?from=addr&tls=starttls|tls|none.
+// NewSMTP parses smtp://user:pass@host:port?from=addr&tls=starttls|tls|none
+// (and optionally auth=plain|login|cram-md5|auto).
 // STARTTLS is the default; smtps:// means tls. Without a port, 587 is used
 // for starttls, 465 for tls and 25 for none.
 func NewSMTP(raw string) (*SMTP, error) {
@@ -68,9 +77,12 @@ func NewSMTP(raw string) (*SMTP, error) {
 		opts = append(opts, mail.WithTLSPolicy(mail.NoTLS))
 	}
 	if u.User != nil {
+		auth, ok := smtpAuth[q.Get("auth")]
+		if !ok {
+			return nil, fmt.Errorf("auth must be plain, login, cram-md5 or auto, not %q", q.Get("auth"))
+		}
 		pass, _ := u.User.Password()
-		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthAutoDiscover),
-			mail.WithUsername(u.User.Username()), mail.WithPassword(pass))
+		opts = append(opts, mail.WithSMTPAuth(auth), mail.WithUsername(u.User.Username()), mail.WithPassword(pass))
 	}
 	return &SMTP{from: from, addr: u.Host, options: opts, host: u.Hostname(), idle: make(chan *mail.Client, smtpPool)}, nil
 }

@@ -25,7 +25,7 @@ type Outbox interface {
 type WorkerOptions struct {
 	Batch       int           // messages claimed at a time (16)
 	Concurrency int           // messages sent at once (8)
-	Lease       time.Duration // how long a claim holds a message (45s)
+	Lease       time.Duration // how long a claim holds a message (SendTimeout + 5s)
 	Poll        time.Duration // how often to look for due messages without a wake-up (1s)
 	MaxBackoff  time.Duration // the longest wait between tries (30s)
 	SendTimeout time.Duration // the longest a provider gets for one message (15s)
@@ -58,10 +58,12 @@ func NewWorker(outbox Outbox, senders map[twostep.Channel]Sender, log *slog.Logg
 	if opt.Concurrency <= 0 {
 		opt.Concurrency = 8
 	}
-	def(&opt.Lease, 45*time.Second)
 	def(&opt.Poll, time.Second)
 	def(&opt.MaxBackoff, 30*time.Second)
 	def(&opt.SendTimeout, 15*time.Second)
+	// A lease outlives the longest send, so that no message is sent twice
+	// while its worker is alive; a dead worker's lease frees it soon after.
+	def(&opt.Lease, opt.SendTimeout+5*time.Second)
 	return &Worker{outbox: outbox, senders: senders, log: log, metrics: m, opt: opt, wake: make(chan struct{}, 1)}
 }
 

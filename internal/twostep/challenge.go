@@ -208,7 +208,9 @@ func (p policy) channels(ch Challenge) []Channel {
 	if p.smsPossible() {
 		out = append(out, ChannelSMS)
 	}
-	if p.email != "" && (!p.smsPossible() || ch.Failures > 0 || ch.SMSFailed) {
+	// A code that already went by email (the SMS cap was spent, say)
+	// keeps email open too.
+	if p.email != "" && (!p.smsPossible() || ch.Failures > 0 || ch.SMSFailed || ch.Channel == ChannelEmail) {
 		out = append(out, ChannelEmail)
 	}
 	return out

@@ -50,8 +50,9 @@ type Message struct {
 	CreatedAt   time.Time
 }
 
-// MaxDeliveryAttempts bounds the tries of one message.
-const MaxDeliveryAttempts = 10
+// MaxDeliveryAttempts bounds the tries of one message. The code's expiry
+// bounds them first in practice: a code is not sent after it expires.
+const MaxDeliveryAttempts = 25
 
 // ClaimMessages leases up to limit due messages for this worker and opens
 // their codes. A message whose code expires before it could be sent fails

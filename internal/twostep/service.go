@@ -35,8 +35,9 @@ type Options struct {
 	AuditKey  []byte // HMAC key of the audit hash chain
 	CodeKey   []byte // HMAC key of codes at rest
 	OutboxKey []byte // AES-256 key of codes waiting in the outbox
-	// CodeTTL is a code's lifetime, ResendCooldown the wait between sends
-	// on one challenge.
+	// CodeTTL is a code's lifetime (DefaultCodeTTL when zero);
+	// ResendCooldown the wait between sends on one challenge (none when
+	// zero).
 	CodeTTL        time.Duration
 	ResendCooldown time.Duration
 	// ReturnOrigins are the origins every company may return to.
@@ -46,11 +47,8 @@ type Options struct {
 	Notify func()
 }
 
-// Defaults of the sign-in settings.
-const (
-	DefaultCodeTTL        = 5 * time.Minute
-	DefaultResendCooldown = 30 * time.Second
-)
+// DefaultCodeTTL is a code's lifetime when Options leave it out.
+const DefaultCodeTTL = 5 * time.Minute
 
 // NewService returns a Service over store.
 func NewService(store Store, opt Options) *Service {

@@ -53,12 +53,11 @@ type ChallengeResult struct {
 // picks the channel by the company's policy, checks the lockout and the
 // send limits, and queues the code in the same transaction.
 func (s *Service) CreateChallenge(ctx context.Context, c Caller, companyID, userID string, in NewChallenge) (ChallengeResult, error) {
-	var out ChallengeResult
-	app, err := ParseApp("app", in.App)
-	if err != nil {
-		return out, err
-	}
-	ch := Challenge{CompanyID: companyID, UserID: userID, App: app, Status: StatusPending}
+	var (
+		out ChallengeResult
+		err error
+	)
+	ch := Challenge{CompanyID: companyID, UserID: userID, Status: StatusPending}
 	if ch.IP, err = normalizeIP(in.IP); err != nil {
 		return out, err
 	}
@@ -77,6 +76,10 @@ func (s *Service) CreateChallenge(ctx context.Context, c Caller, companyID, user
 		if err != nil {
 			return err
 		}
+		if ch.App, err = ParseApp("app", in.App); err != nil {
+			return err
+		}
+		app := ch.App
 		if ch.ReturnURL, err = s.checkReturnURL(in.ReturnURL, co.Settings); err != nil {
 			return err
 		}

@@ -99,6 +99,9 @@ func cleanHeader(s string, max int) string {
 	return s
 }
 
+// errBodyMissing answers a request without a body.
+var errBodyMissing = &twostep.Error{Code: twostep.CodeInvalidJSON, Message: "the request body must be a JSON object"}
+
 // maxBody is the largest request body the API reads.
 const maxBody = 1 << 20
 
@@ -124,7 +127,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	case errors.As(err, &tooLarge):
 		return &twostep.Error{Code: twostep.CodeTooLarge, Message: fmt.Sprintf("the request body must be at most %d bytes", maxBody)}
 	case errors.Is(err, io.EOF):
-		return &twostep.Error{Code: twostep.CodeInvalidJSON, Message: "the request body must be a JSON object"}
+		return errBodyMissing
 	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
 		return &twostep.Error{Code: twostep.CodeInvalidJSON, Message: "the request body is not valid JSON", Err: err}
 	case errors.As(err, &typeError) && typeError.Field == "":
@@ -139,6 +142,14 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		return &twostep.Error{Code: twostep.CodeUnknownField, Field: f, Message: fmt.Sprintf("%s is not a field of this request", f)}
 	}
 	return &twostep.Error{Code: twostep.CodeInvalidJSON, Message: "the request body is not valid JSON", Err: err}
+}
+
+// decodeOptional is decode for a body that may be left out entirely.
+func decodeOptional(w http.ResponseWriter, r *http.Request, v any) error {
+	if err := decode(w, r, v); err != errBodyMissing {
+		return err
+	}
+	return nil
 }
 
 // jsonKind names a Go kind the way a JSON client thinks of it.

@@ -121,7 +121,7 @@ func (s *Server) resendChallenge(w http.ResponseWriter, r *http.Request, c twost
 	var in struct {
 		Channel twostep.Channel `json:"channel"`
 	}
-	if err := decode(w, r, &in); err != nil {
+	if err := decodeOptional(w, r, &in); err != nil {
 		return err
 	}
 	v, err := s.svc.Resend(r.Context(), c, r.PathValue("challenge"), in.Channel)

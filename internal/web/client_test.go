@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -18,6 +19,8 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/twostep/twostep/api"
+	"github.com/twostep/twostep/internal/delivery"
+	"github.com/twostep/twostep/internal/metrics"
 	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/storetest"
 	"github.com/twostep/twostep/internal/twostep"
@@ -39,14 +42,15 @@ func newTestServer(t *testing.T, url string) *testServer {
 	t.Helper()
 	ctx := context.Background()
 	db := storetest.Open(t, url)
-	svc := twostep.NewService(db, twostep.Options{AuditKey: []byte("k")})
+	svc := twostep.NewService(db, twostep.Options{AuditKey: []byte("k"), CodeKey: []byte("c"),
+		OutboxKey: []byte("0123456789abcdef0123456789abcdef"), CodeTTL: 5 * time.Minute, ResendCooldown: 30 * time.Second})
 	_, key, err := svc.CreateAPIKey(ctx, "platform", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	logs := &lockedBuffer{}
-	ws := web.New(web.Config{Service: svc, Ready: db, OpenAPI: api.OpenAPI,
-		Log: slog.New(slog.NewJSONHandler(logs, nil))})
+	ws := web.New(web.Config{Service: svc, Ready: db, OpenAPI: api.OpenAPI, Metrics: metrics.New(svc.OutboxDepth),
+		Inbox: delivery.NewDevInbox(10), Log: slog.New(slog.NewJSONHandler(logs, nil))})
 	hs := httptest.NewServer(ws)
 	t.Cleanup(hs.Close)
 	return &testServer{URL: hs.URL, Key: key, DB: db, Svc: svc, Web: ws, Logs: &logs.buf}
