@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"text/tabwriter"
@@ -159,5 +160,24 @@ func (e *env) audit(args []string) error {
 		return exitError{1}
 	}
 	fmt.Fprintf(e.stdout, "Audit log intact: %d companies, %d events.\n", companies, events)
+	return nil
+}
+
+// webhook prints the key that signs webhook bodies, for the receiver.
+func (e *env) webhook(args []string) error {
+	if len(args) == 0 || args[0] != "secret" {
+		return usageError{"webhook needs a subcommand: secret"}
+	}
+	fs, load := e.flags("webhook secret")
+	cfg, err := parse(fs, load, args[1:], 0)
+	if err != nil {
+		return err
+	}
+	secrets, _, err := config.LoadSecrets(cfg.SecretFile)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, "Check Twostep-Signature (t=<unix>,v1=<hex>) as HMAC-SHA256 over \"<unix>.<body>\" keyed with these 32 bytes, hex-encoded:")
+	fmt.Fprintln(e.stdout, hex.EncodeToString(secrets.WebhookKey))
 	return nil
 }

@@ -2,8 +2,12 @@ package main
 
 import (
 	"bytes"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"regexp"
 	"strings"
@@ -12,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twostep/twostep/internal/delivery"
 	"github.com/twostep/twostep/internal/providertest"
 	"github.com/twostep/twostep/internal/storetest"
 )
@@ -113,6 +118,10 @@ func TestThreeInstancesCountExactly(t *testing.T) {
 	}
 	for _, s := range servers {
 		s.stop(t)
+	}
+	// Three workers share the outbox; each code went out once.
+	if n := len(tw.Messages()); n != 2 {
+		t.Fatalf("the provider got %d messages for 2 codes", n)
 	}
 }
 
@@ -254,4 +263,44 @@ func pgDump(t *testing.T, dbURL string) string {
 		rows.Close()
 	}
 	return b.String()
+}
+
+// TestWebhookSMS sends codes through the signed webhook to a receiver that
+// checks each signature with the key `twostep webhook secret` prints.
+func TestWebhookSMS(t *testing.T) {
+	in := newInstance(t, storetest.SQLiteURL(t))
+	in.mustRun("migrate")
+	out := strings.Split(strings.TrimSpace(in.mustRun("webhook", "secret")), "\n")
+	key, err := hex.DecodeString(out[len(out)-1])
+	if err != nil || len(key) != 32 {
+		t.Fatalf("webhook secret printed %q", out)
+	}
+	var (
+		mu    sync.Mutex
+		texts []string
+	)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if !delivery.VerifySignature(key, body, r.Header.Get("Twostep-Signature"), time.Now(), 5*time.Minute) {
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		var p delivery.WebhookPayload
+		json.Unmarshal(body, &p)
+		mu.Lock()
+		texts = append(texts, p.Text)
+		mu.Unlock()
+	}))
+	defer recv.Close()
+	in.extra = []string{"TWOSTEP_SMS=webhook+" + recv.URL + "/sms"}
+	key2 := in.apiKey()
+	srv := in.serve()
+	a := apiClient{t: t, base: srv.URL, key: key2}
+	co, users := company(t, a, map[string]any{"delivery_method": "sms_then_email"}, 1)
+	ch := a.must(201, "POST", "/v1/companies/"+co+"/users/"+users[0]+"/challenges", map[string]any{"app": "web"})["id"].(string)
+	providertest.WaitFor(t, 10*time.Second, "the webhook", func() bool { mu.Lock(); defer mu.Unlock(); return len(texts) == 1 })
+	if got := a.must(200, "POST", "/v1/challenges/"+ch+"/verify", map[string]any{"code": providertest.Code(texts[0])}); got["result"] != "approved" {
+		t.Fatalf("%v", got)
+	}
+	srv.stop(t)
 }

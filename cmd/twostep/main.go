@@ -27,6 +27,7 @@ Commands:
   apikey list                 list API keys
   apikey revoke ID            revoke an API key
   audit verify                check every company's audit hash chain
+  webhook secret              print the key that signs webhook bodies
   version                     print the version
 
 Every command takes the settings flags; run "twostep serve -h" to see them.
@@ -52,6 +53,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = env.apikey(rest)
 	case "audit":
 		err = env.audit(rest)
+	case "webhook":
+		err = env.webhook(rest)
 	case "version":
 		fmt.Fprintln(stdout, "twostep", version())
 	case "help", "-h", "--help":

@@ -6,13 +6,18 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/twostep/twostep/api"
+	"github.com/twostep/twostep/internal/metrics"
 	"github.com/twostep/twostep/internal/storetest"
 	"github.com/twostep/twostep/internal/twostep"
+	"github.com/twostep/twostep/internal/web"
 )
 
 // setup makes a company with a user through the API.
@@ -373,5 +378,26 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 				t.Errorf("%s %s is documented but not served", method, path)
 			}
 		}
+	}
+}
+
+func TestDevInboxOnlyWithADevSender(t *testing.T) {
+	s := newTestServer(t, storetest.SQLiteURL(t))
+	c := s.client(t)
+	r := c.do("GET", "/dev/inbox", nil)
+	if r.Status != 200 || !strings.Contains(string(r.Body), "No messages yet") ||
+		!strings.Contains(r.Header.Get("Content-Security-Policy"), "style-src 'sha256-") {
+		t.Fatalf("%d %v %s", r.Status, r.Header, r.Body)
+	}
+	if got := c.must(200, "GET", "/dev/inbox?format=json", nil); len(got["messages"].([]any)) != 0 {
+		t.Fatalf("%v", got)
+	}
+	// A server without a dev sender has no such page.
+	noInbox := web.New(web.Config{Service: s.Svc, Ready: s.DB, Metrics: metrics.New(s.Svc.OutboxDepth), OpenAPI: api.OpenAPI,
+		Log: slog.New(slog.DiscardHandler)})
+	rec := httptest.NewRecorder()
+	noInbox.ServeHTTP(rec, httptest.NewRequest("GET", "/dev/inbox", nil))
+	if rec.Code != http.StatusNotFound {
+		t.Fatalf("without a dev sender: %d", rec.Code)
 	}
 }

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os/exec"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twostep/twostep/internal/providertest"
+)
+
+// TestDemo runs `twostep demo` as the README's first command does and
+// walks the flow it prints: start a challenge, read the code in the dev
+// inbox, verify it.
+func TestDemo(t *testing.T) {
+	cmd := exec.Command(binary, "demo", "--addr", "127.0.0.1:0")
+	cmd.Env = (&instance{t: t}).env()
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+
+	var out strings.Builder
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var key string
+	deadline := time.After(30 * time.Second)
+	for key == "" {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("demo ended early:\n%s", out.String())
+			}
+			out.WriteString(l + "\n")
+			if strings.HasPrefix(l, "tsk_") {
+				key = l
+			}
+		case <-deadline:
+			t.Fatalf("demo printed no key within 30s:\n%s", out.String())
+		}
+	}
+	text := out.String()
+	base := regexp.MustCompile(`running at (http://\S+) `).FindStringSubmatch(text)[1]
+	inbox := regexp.MustCompile(`Dev inbox.*?(http://\S+)`).FindStringSubmatch(text)[1]
+	start := regexp.MustCompile(`curl -s -X POST (\S+/challenges)`).FindStringSubmatch(text)[1]
+	a := apiClient{t: t, base: "", key: key}
+	ch := a.must(201, "POST", start, map[string]any{"app": "web"})
+
+	var code string
+	providertest.WaitFor(t, 10*time.Second, "the code in the dev inbox", func() bool {
+		res, err := http.Get(inbox + "?format=json")
+		if err != nil {
+			return false
+		}
+		defer res.Body.Close()
+		var got struct{ Messages []struct{ Text string } }
+		json.NewDecoder(res.Body).Decode(&got)
+		if len(got.Messages) > 0 {
+			code = providertest.Code(got.Messages[0].Text)
+		}
+		return code != ""
+	})
+	got := a.must(200, "POST", base+"/v1/challenges/"+ch["id"].(string)+"/verify", map[string]any{"code": code})
+	if got["result"] != "approved" {
+		t.Fatalf("verify: %v", got)
+	}
+	res, err := http.Get(inbox)
+	if err != nil || res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("dev inbox page: %v %v", res, err)
+	}
+}
