@@ -208,6 +208,18 @@ type challengeContext struct {
 	now     time.Time
 }
 
+// open refuses a challenge that takes no more codes or guesses: approved
+// already, or its user and app locked.
+func (cc challengeContext) open() error {
+	switch {
+	case cc.ch.Status == StatusApproved:
+		return errAlreadyUsed
+	case cc.lockout.Locked(cc.now):
+		return lockedError(cc.now, cc.lockout.LockedUntil)
+	}
+	return nil
+}
+
 // loadChallenge reads a challenge the caller may see, with its context.
 func (s *Service) loadChallenge(ctx context.Context, tx Tx, c Caller, id string, forUpdate bool) (challengeContext, error) {
 	var (
@@ -295,11 +307,10 @@ func (s *Service) Verify(ctx context.Context, c Caller, id, code string) (Challe
 			return err
 		}
 		ch, l, now := cc.ch, cc.lockout, cc.now
+		if err := cc.open(); err != nil {
+			return err
+		}
 		switch {
-		case ch.Status == StatusApproved:
-			return errAlreadyUsed
-		case l.Locked(now):
-			return lockedError(now, l.LockedUntil)
 		case ch.CodeHash == "":
 			return errCodeVoid
 		case !now.Before(ch.CodeExpiresAt):
@@ -396,11 +407,8 @@ func (s *Service) Resend(ctx context.Context, c Caller, id string, channel Chann
 			return err
 		}
 		ch, l, now := cc.ch, cc.lockout, cc.now
-		switch {
-		case ch.Status == StatusApproved:
-			return errAlreadyUsed
-		case l.Locked(now):
-			return lockedError(now, l.LockedUntil)
+		if err := cc.open(); err != nil {
+			return err
 		}
 		p := newPolicy(cc.co.Settings, cc.u)
 		available := p.channels(ch)
