@@ -12,19 +12,19 @@ func (t *Tx) CreateChallenge(ctx context.Context, c twostep.Challenge) error {
 	_, err := t.tx.ExecContext(ctx, `
 		INSERT INTO challenges (id, company_id, user_id, app, status, channel, destination, code_hash,
 			code_attempts, code_expires_at, last_sent_at, sends, failures, sms_failed, ip, user_agent,
-			return_url, created_at, approved_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+			return_url, verify_token_hash, created_at, approved_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
 		c.ID, c.CompanyID, c.UserID, c.App, c.Status, c.Channel, c.Destination, c.CodeHash,
 		c.CodeAttempts, micros(c.CodeExpiresAt), micros(c.LastSentAt), c.Sends, c.Failures, c.SMSFailed,
-		c.IP, c.UserAgent, c.ReturnURL, micros(c.CreatedAt), micros(c.ApprovedAt))
+		c.IP, c.UserAgent, c.ReturnURL, c.VerifyTokenHash, micros(c.CreatedAt), micros(c.ApprovedAt))
 	return t.fail(err)
 }
 
 const selectChallenge = `
 	SELECT id, company_id, user_id, app, status, channel, destination, code_hash, code_attempts,
 		code_expires_at, last_sent_at, sends, failures, sms_failed, ip, user_agent, return_url,
-		created_at, approved_at
-	FROM challenges WHERE id = $1`
+		verify_token_hash, created_at, approved_at
+	FROM challenges`
 
 func (t *Tx) scanChallenge(r rowScanner) (twostep.Challenge, error) {
 	var (
@@ -33,7 +33,7 @@ func (t *Tx) scanChallenge(r rowScanner) (twostep.Challenge, error) {
 	)
 	err := r.Scan(&c.ID, &c.CompanyID, &c.UserID, &c.App, &c.Status, &c.Channel, &c.Destination,
 		&c.CodeHash, &c.CodeAttempts, &expires, &sent, &c.Sends, &c.Failures, &c.SMSFailed, &c.IP,
-		&c.UserAgent, &c.ReturnURL, &created, &approved)
+		&c.UserAgent, &c.ReturnURL, &c.VerifyTokenHash, &created, &approved)
 	c.CodeExpiresAt, c.LastSentAt = fromMicros(expires), fromMicros(sent)
 	c.CreatedAt, c.ApprovedAt = fromMicros(created), fromMicros(approved)
 	return c, t.fail(err)
@@ -41,12 +41,20 @@ func (t *Tx) scanChallenge(r rowScanner) (twostep.Challenge, error) {
 
 // Challenge reads a challenge.
 func (t *Tx) Challenge(ctx context.Context, id string) (twostep.Challenge, error) {
-	return t.scanChallenge(t.tx.QueryRowContext(ctx, selectChallenge, id))
+	return t.scanChallenge(t.tx.QueryRowContext(ctx, selectChallenge+` WHERE id = $1`, id))
+}
+
+// ChallengeByVerifyToken reads the challenge of a hosted page's token.
+func (t *Tx) ChallengeByVerifyToken(ctx context.Context, tokenHash string) (twostep.Challenge, error) {
+	if tokenHash == "" {
+		return twostep.Challenge{}, twostep.ErrNotFound
+	}
+	return t.scanChallenge(t.tx.QueryRowContext(ctx, selectChallenge+` WHERE verify_token_hash = $1`, tokenHash))
 }
 
 // ChallengeForUpdate reads a challenge and locks its row.
 func (t *Tx) ChallengeForUpdate(ctx context.Context, id string) (twostep.Challenge, error) {
-	return t.scanChallenge(t.tx.QueryRowContext(ctx, selectChallenge+t.d.lockRow, id))
+	return t.scanChallenge(t.tx.QueryRowContext(ctx, selectChallenge+` WHERE id = $1`+t.d.lockRow, id))
 }
 
 // UpdateChallenge stores next if the row still has prev's status, code,

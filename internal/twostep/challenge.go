@@ -65,8 +65,11 @@ type Challenge struct {
 	IP            string
 	UserAgent     string
 	ReturnURL     string
-	CreatedAt     time.Time
-	ApprovedAt    time.Time
+	// VerifyTokenHash is the hash of the hosted page's token, when the
+	// challenge has a return URL.
+	VerifyTokenHash string
+	CreatedAt       time.Time
+	ApprovedAt      time.Time
 }
 
 // Lockout is a user's consecutive failures in one app, which survive new

@@ -25,6 +25,7 @@ type Service struct {
 	cooldown      time.Duration
 	returnOrigins []string
 	notify        func()
+	signer        *ResultSigner
 }
 
 // Options configure a Service. A zero Rand takes crypto/rand; tests inject
@@ -45,6 +46,8 @@ type Options struct {
 	// Notify is called after a transaction queued a message, to wake the
 	// outbox worker at once.
 	Notify func()
+	// Signer signs the results the hosted page returns; nil for none.
+	Signer *ResultSigner
 }
 
 // DefaultCodeTTL is a code's lifetime when Options leave it out.
@@ -53,7 +56,8 @@ const DefaultCodeTTL = 5 * time.Minute
 // NewService returns a Service over store.
 func NewService(store Store, opt Options) *Service {
 	s := &Service{store: store, rand: opt.Rand, auditKey: opt.AuditKey, codeKey: opt.CodeKey,
-		codeTTL: opt.CodeTTL, cooldown: opt.ResendCooldown, returnOrigins: opt.ReturnOrigins, notify: opt.Notify}
+		codeTTL: opt.CodeTTL, cooldown: opt.ResendCooldown, returnOrigins: opt.ReturnOrigins, notify: opt.Notify,
+		signer: opt.Signer}
 	if s.rand == nil {
 		s.rand = rand.Reader
 	}

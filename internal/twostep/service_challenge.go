@@ -43,16 +43,26 @@ func tooMany(msg string, retry time.Duration) *Error {
 }
 
 // ChallengeResult is what starting a challenge gives: Required false when
-// 2FA is off for the user and app, and then nothing was sent.
+// 2FA is off for the user and app, and then nothing was sent. VerifyToken
+// opens the hosted page; it is made when the challenge has a return URL
+// and is shown only now.
 type ChallengeResult struct {
 	Required bool
 	ChallengeView
+	VerifyToken string
 }
 
 // CreateChallenge starts a sign-in's second step for a user and app: it
 // picks the channel by the company's policy, checks the lockout and the
 // send limits, and queues the code in the same transaction.
 func (s *Service) CreateChallenge(ctx context.Context, c Caller, companyID, userID string, in NewChallenge) (ChallengeResult, error) {
+	return s.startChallenge(ctx, c, companyID, userID, in, false)
+}
+
+// startChallenge is CreateChallenge; with force it requires the second
+// step even when 2FA is off for the user and app, as the console's own
+// sign-in does.
+func (s *Service) startChallenge(ctx context.Context, c Caller, companyID, userID string, in NewChallenge, force bool) (ChallengeResult, error) {
 	var (
 		out ChallengeResult
 		err error
@@ -83,9 +93,15 @@ func (s *Service) CreateChallenge(ctx context.Context, c Caller, companyID, user
 		if ch.ReturnURL, err = s.checkReturnURL(in.ReturnURL, co.Settings); err != nil {
 			return err
 		}
-		if !u.TwoFA.For(app) {
+		if !u.TwoFA.For(app) && !force {
 			out = ChallengeResult{Required: false}
 			return nil
+		}
+		if ch.ReturnURL != "" {
+			if out.VerifyToken, err = s.newToken(); err != nil {
+				return Internal(err)
+			}
+			ch.VerifyTokenHash = tokenHash(out.VerifyToken)
 		}
 		now, err := tx.Now(ctx)
 		if err != nil {
@@ -117,7 +133,10 @@ func (s *Service) CreateChallenge(ctx context.Context, c Caller, companyID, user
 		if err := tx.EnqueueMessage(ctx, m); err != nil {
 			return err
 		}
-		out = ChallengeResult{Required: true, ChallengeView: sent.view(now, p, l, Delivery{DeliveryQueued, channel}, s.cooldown)}
+		if err := tx.AddStats(ctx, companyID, DayStats{Day: statsDay(now), Sent: 1}); err != nil {
+			return err
+		}
+		out.Required, out.ChallengeView = true, sent.view(now, p, l, Delivery{DeliveryQueued, channel}, s.cooldown)
 		return nil
 	})
 	if err == nil && out.Required {
@@ -323,6 +342,9 @@ func (s *Service) Verify(ctx context.Context, c Caller, id, code string) (Challe
 			if err := tx.UpdateChallenge(ctx, ch, next); err != nil {
 				return conflictAsUsed(err)
 			}
+			if err := tx.AddStats(ctx, ch.CompanyID, DayStats{Day: statsDay(now), Approved: 1}); err != nil {
+				return err
+			}
 			if l.Failures > 0 {
 				reset := l
 				reset.Failures, reset.LockedUntil = 0, time.Time{}
@@ -349,6 +371,13 @@ func (s *Service) Verify(ctx context.Context, c Caller, id, code string) (Challe
 				return err
 			}
 			cc.lockout = failed
+			stats := DayStats{Day: statsDay(now), Failed: 1}
+			if failed.Locked(now) && !l.Locked(now) {
+				stats.Locked = 1
+			}
+			if err := tx.AddStats(ctx, ch.CompanyID, stats); err != nil {
+				return err
+			}
 			for _, a := range actions {
 				if err := s.auditFailure(ctx, tx, cc, a, failed); err != nil {
 					return err
@@ -444,6 +473,9 @@ func (s *Service) Resend(ctx context.Context, c Caller, id string, channel Chann
 			return err
 		}
 		if err := tx.EnqueueMessage(ctx, m); err != nil {
+			return err
+		}
+		if err := tx.AddStats(ctx, ch.CompanyID, DayStats{Day: statsDay(now), Sent: 1}); err != nil {
 			return err
 		}
 		cc.ch = next

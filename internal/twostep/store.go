@@ -30,6 +30,8 @@ type Tx interface {
 	ChallengeStore
 	OutboxStore
 	LimitStore
+	AdminStore
+	StatsStore
 }
 
 // CompanyStore keeps companies and their settings.
@@ -104,6 +106,8 @@ type ChallengeStore interface {
 	SaveLockout(ctx context.Context, prev, next Lockout) error
 	// Lockouts returns a user's lockouts in every app that has one.
 	Lockouts(ctx context.Context, companyID, userID string) ([]Lockout, error)
+	// ChallengeByVerifyToken finds the challenge of a hosted page's token.
+	ChallengeByVerifyToken(ctx context.Context, tokenHash string) (Challenge, error)
 }
 
 // OutboxStore keeps the messages waiting to be sent. A message commits

@@ -1,0 +1,395 @@
+package twostep
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"time"
+)
+
+// errSignInFailed answers every failed password step alike: an unknown
+// email, a wrong password, an account not set up and a locked one.
+var errSignInFailed = &Error{Code: CodeUnauthorized, Message: "The email address or password is not correct"}
+
+// errLinkInvalid answers a set-up link that cannot be used.
+var errLinkInvalid = &Error{Code: CodeNotFound, Message: "This set-up link has expired or has been used. Ask for a new one."}
+
+// errSessionInvalid answers a missing, expired or unknown session.
+var errSessionInvalid = &Error{Code: CodeUnauthorized, Message: "Your session has ended. Sign in again."}
+
+// tokenHash is how tokens (set-up links, sessions, hosted pages) are kept:
+// a SHA-256, enough for 256 random bits.
+func tokenHash(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// newToken returns 256 random bits, base64url.
+func (s *Service) newToken() (string, error) {
+	return randomToken(s.rand, "", 32)
+}
+
+// CreateAdmin makes the user with email an admin of the company — creating
+// the user when there is none — and returns a one-time set-up link token
+// with which they choose a password. Used again, it issues a new link.
+func (s *Service) CreateAdmin(ctx context.Context, companyID, email string) (User, string, error) {
+	email, err := NormalizeEmail("email", email)
+	if err != nil || email == "" {
+		return User{}, "", Invalid("email", "email must be an email address like name@example.com")
+	}
+	token, err := s.newToken()
+	if err != nil {
+		return User{}, "", Internal(err)
+	}
+	var u User
+	err = s.update(ctx, func(tx Tx) error {
+		co, _, err := s.company(ctx, tx, Caller{}, companyID, false)
+		if err != nil {
+			return err
+		}
+		now, err := tx.Now(ctx)
+		if err != nil {
+			return err
+		}
+		u, err = tx.UserByEmail(ctx, co.ID, email)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			name, _, _ := strings.Cut(email, "@")
+			if u.ID, err = newID(s.rand, prefixUser); err != nil {
+				return err
+			}
+			u = User{ID: u.ID, CompanyID: co.ID, Name: name, Email: email, Role: RoleAdmin, CreatedAt: now, UpdatedAt: now,
+				TwoFA: TwoFA{Web: co.Settings.Defaults.Web, Manager: co.Settings.Defaults.Manager}}
+			if err := tx.CreateUser(ctx, u); err != nil {
+				return err
+			}
+			if err := s.audit(ctx, tx, Caller{}, AuditEvent{CompanyID: co.ID, Time: now, Actor: systemActor,
+				Action: ActionUserCreated, TargetID: u.ID, TargetName: u.Name,
+				Details: details(map[string]any{"twofa": u.TwoFA, "role": u.Role})}); err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		case u.Role != RoleAdmin:
+			old := u
+			u.Role, u.UpdatedAt = RoleAdmin, now
+			if err := tx.UpdateUser(ctx, u); err != nil {
+				return err
+			}
+			if err := s.audit(ctx, tx, Caller{}, AuditEvent{CompanyID: co.ID, Time: now, Actor: systemActor,
+				Action: ActionUserUpdated, TargetID: u.ID, TargetName: u.Name,
+				Details: details(Change{"role", string(old.Role), string(RoleAdmin)})}); err != nil {
+				return err
+			}
+		}
+		acct, err := tx.AdminByUser(ctx, u.ID)
+		if errors.Is(err, ErrNotFound) {
+			acct = AdminAccount{UserID: u.ID, CompanyID: co.ID, CreatedAt: now}
+		} else if err != nil {
+			return err
+		}
+		acct.Email, acct.UpdatedAt = email, now
+		if err := tx.SaveAdminAccount(ctx, acct); errors.Is(err, ErrConflict) {
+			return Invalid("email", "this email address already signs in to another company's console")
+		} else if err != nil {
+			return err
+		}
+		return tx.CreateSetupLink(ctx, tokenHash(token), u.ID, now.Add(SetupLinkTTL))
+	})
+	return u, token, err
+}
+
+// SetupLink tells whose set-up link a token is, while it can be used.
+func (s *Service) SetupLink(ctx context.Context, token string) (AdminAccount, error) {
+	var a AdminAccount
+	err := s.view(ctx, func(tx Tx) error {
+		now, err := tx.Now(ctx)
+		if err != nil {
+			return err
+		}
+		userID, err := tx.SetupLinkUser(ctx, tokenHash(token), now)
+		if errors.Is(err, ErrNotFound) {
+			return errLinkInvalid
+		}
+		if err != nil {
+			return err
+		}
+		a, err = tx.AdminByUser(ctx, userID)
+		return err
+	})
+	return a, err
+}
+
+// CompleteSetup sets an admin's password with a set-up link, which then
+// works no more. Any sessions the admin had end.
+func (s *Service) CompleteSetup(ctx context.Context, token, password string) error {
+	err := s.update(ctx, func(tx Tx) error {
+		now, err := tx.Now(ctx)
+		if err != nil {
+			return err
+		}
+		userID, err := tx.SetupLinkUser(ctx, tokenHash(token), now)
+		if errors.Is(err, ErrNotFound) {
+			return errLinkInvalid
+		}
+		if err != nil {
+			return err
+		}
+		a, err := tx.AdminByUser(ctx, userID)
+		if err != nil {
+			return err
+		}
+		if err := checkPassword(password, a.Email); err != nil {
+			return err
+		}
+		if _, err := tx.UseSetupLink(ctx, tokenHash(token), now); errors.Is(err, ErrNotFound) {
+			return errLinkInvalid
+		} else if err != nil {
+			return err
+		}
+		if a.PasswordHash, err = hashPassword(s.rand, password); err != nil {
+			return Internal(err)
+		}
+		a.UpdatedAt = now
+		if err := tx.SaveAdminAccount(ctx, a); err != nil {
+			return err
+		}
+		return tx.DeleteUserSessions(ctx, a.UserID)
+	})
+	return err
+}
+
+// SignInStart is the outcome of the password step: a pending session and
+// the challenge of its second step.
+type SignInStart struct {
+	PendingToken string
+	Challenge    ChallengeView
+}
+
+// SignIn checks an admin's email and password and starts their second
+// step: a code by the company's policy, through the same challenge engine
+// as every sign-in. Every failure of the password step answers alike.
+func (s *Service) SignIn(ctx context.Context, email, password, ip, userAgent string) (SignInStart, error) {
+	var out SignInStart
+	email = strings.ToLower(strings.TrimSpace(email))
+	if err := s.limitSignIn(ctx, email, ip); err != nil {
+		return out, err
+	}
+	var acct AdminAccount
+	err := s.view(ctx, func(tx Tx) error {
+		var err error
+		acct, err = tx.AdminByEmail(ctx, email)
+		return err
+	})
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return out, err
+	}
+	hash := acct.PasswordHash
+	if hash == "" {
+		hash = dummyHash // the same work as a real check
+	}
+	if !passwordMatches(password, hash) || acct.PasswordHash == "" {
+		return out, errSignInFailed
+	}
+	admin := Caller{Scope: acct.CompanyID, UserID: acct.UserID, IP: ip, UserAgent: userAgent}
+	res, err := s.startChallenge(ctx, admin, acct.CompanyID, acct.UserID,
+		NewChallenge{App: string(AppWeb), IP: ip, UserAgent: userAgent}, true)
+	var e *Error
+	if errors.As(err, &e) && e.Code == CodeLocked {
+		return out, errSignInFailed // a locked account answers like a wrong password
+	}
+	if err != nil {
+		return out, err
+	}
+	token, err := s.newToken()
+	if err != nil {
+		return out, Internal(err)
+	}
+	err = s.update(ctx, func(tx Tx) error {
+		now, err := tx.Now(ctx)
+		if err != nil {
+			return err
+		}
+		return tx.CreateSession(ctx, Session{TokenHash: tokenHash(token), UserID: acct.UserID, CompanyID: acct.CompanyID,
+			Stage: StagePending, ChallengeID: res.ID, CreatedAt: now, SeenAt: now, ExpiresAt: now.Add(PendingTTL)})
+	})
+	return SignInStart{PendingToken: token, Challenge: res.ChallengeView}, err
+}
+
+// limitSignIn counts a password try against the limits per email and per
+// client IP. An unknown email is counted like a known one.
+func (s *Service) limitSignIn(ctx context.Context, email, ip string) error {
+	return s.update(ctx, func(tx Tx) error {
+		now, err := tx.Now(ctx)
+		if err != nil {
+			return err
+		}
+		keys := []struct {
+			key   string
+			limit int
+		}{{rateKey("signin-email", email), SignInsPerEmail}}
+		if ip != "" {
+			keys = append(keys, struct {
+				key   string
+				limit int
+			}{rateKey("signin-ip", ip), SignInsPerIP})
+		}
+		for _, k := range keys {
+			hits, err := tx.RateHits(ctx, k.key)
+			if err != nil {
+				return err
+			}
+			kept, ok, retry := slide(hits, now, k.limit, signInWindow)
+			if !ok {
+				return tooMany("Too many sign-in attempts. Try again later.", retry)
+			}
+			if err := tx.SaveRateHits(ctx, k.key, kept); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// pending reads a pending session and the caller it acts as.
+func (s *Service) pending(ctx context.Context, tx Tx, token string) (Session, Caller, error) {
+	now, err := tx.Now(ctx)
+	if err != nil {
+		return Session{}, Caller{}, err
+	}
+	ses, err := tx.Session(ctx, tokenHash(token))
+	if errors.Is(err, ErrNotFound) || (err == nil && (ses.Stage != StagePending || !now.Before(ses.ExpiresAt))) {
+		return ses, Caller{}, errSessionInvalid
+	}
+	return ses, Caller{Scope: ses.CompanyID, UserID: ses.UserID}, err
+}
+
+// SignInChallenge reads the second step of a pending sign-in.
+func (s *Service) SignInChallenge(ctx context.Context, pendingToken string) (ChallengeView, error) {
+	var ses Session
+	var c Caller
+	err := s.view(ctx, func(tx Tx) error {
+		var err error
+		ses, c, err = s.pending(ctx, tx, pendingToken)
+		return err
+	})
+	if err != nil {
+		return ChallengeView{}, err
+	}
+	return s.Challenge(ctx, c, ses.ChallengeID)
+}
+
+// SignInVerify checks the code of a pending sign-in. On approval the
+// pending session ends and a new, full session begins, with a new token:
+// the session id changes at sign-in. It returns the new token ("" unless
+// approved) and the challenge.
+func (s *Service) SignInVerify(ctx context.Context, pendingToken, code, ip, userAgent string) (string, ChallengeView, error) {
+	var (
+		ses Session
+		c   Caller
+	)
+	err := s.view(ctx, func(tx Tx) error {
+		var err error
+		ses, c, err = s.pending(ctx, tx, pendingToken)
+		return err
+	})
+	if err != nil {
+		return "", ChallengeView{}, err
+	}
+	c.IP, c.UserAgent = ip, userAgent
+	v, result, err := s.Verify(ctx, c, ses.ChallengeID, code)
+	if err != nil || result != ResultApproved {
+		return "", v, err
+	}
+	token, err := s.newToken()
+	if err != nil {
+		return "", v, Internal(err)
+	}
+	err = s.update(ctx, func(tx Tx) error {
+		now, err := tx.Now(ctx)
+		if err != nil {
+			return err
+		}
+		if err := tx.DeleteSession(ctx, ses.TokenHash); err != nil {
+			return err
+		}
+		return tx.CreateSession(ctx, Session{TokenHash: tokenHash(token), UserID: ses.UserID, CompanyID: ses.CompanyID,
+			Stage: StageFull, CreatedAt: now, SeenAt: now, ExpiresAt: now.Add(SessionAbsolute)})
+	})
+	return token, v, err
+}
+
+// SignInResend sends a new code for a pending sign-in.
+func (s *Service) SignInResend(ctx context.Context, pendingToken string, channel Channel) (ChallengeView, error) {
+	var (
+		ses Session
+		c   Caller
+	)
+	err := s.view(ctx, func(tx Tx) error {
+		var err error
+		ses, c, err = s.pending(ctx, tx, pendingToken)
+		return err
+	})
+	if err != nil {
+		return ChallengeView{}, err
+	}
+	return s.Resend(ctx, c, ses.ChallengeID, channel)
+}
+
+// Console is a signed-in admin: their caller and who they are.
+type Console struct {
+	Caller  Caller
+	User    User
+	Company Company
+}
+
+// SessionUser checks a full session's token and returns the admin it
+// belongs to. Sessions end after SessionIdle without a request and after
+// SessionAbsolute in any case.
+func (s *Service) SessionUser(ctx context.Context, token, ip, userAgent string) (Console, error) {
+	var (
+		out   Console
+		touch bool
+		now   time.Time
+	)
+	err := s.view(ctx, func(tx Tx) error {
+		var err error
+		if now, err = tx.Now(ctx); err != nil {
+			return err
+		}
+		ses, err := tx.Session(ctx, tokenHash(token))
+		if errors.Is(err, ErrNotFound) || (err == nil && (ses.Stage != StageFull || !now.Before(ses.ExpiresAt) ||
+			!now.Before(ses.SeenAt.Add(SessionIdle)))) {
+			return errSessionInvalid
+		}
+		if err != nil {
+			return err
+		}
+		touch = now.Sub(ses.SeenAt) > sessionTouch
+		if out.User, err = tx.User(ctx, ses.CompanyID, ses.UserID); errors.Is(err, ErrNotFound) {
+			return errSessionInvalid
+		} else if err != nil {
+			return err
+		}
+		if out.User.Role != RoleAdmin {
+			return errSessionInvalid // no longer an admin
+		}
+		out.Company, err = tx.Company(ctx, ses.CompanyID)
+		return err
+	})
+	if err != nil {
+		return out, err
+	}
+	out.Caller = Caller{Scope: out.User.CompanyID, UserID: out.User.ID, IP: ip, UserAgent: userAgent}
+	if touch {
+		err = s.update(ctx, func(tx Tx) error { return tx.TouchSession(ctx, tokenHash(token), now) })
+	}
+	return out, err
+}
+
+// SignOut ends a session.
+func (s *Service) SignOut(ctx context.Context, token string) error {
+	return s.update(ctx, func(tx Tx) error { return tx.DeleteSession(ctx, tokenHash(token)) })
+}
