@@ -9,6 +9,7 @@ import (
 
 	"github.com/twostep/twostep/internal/config"
 	"github.com/twostep/twostep/internal/store"
+	"github.com/twostep/twostep/internal/twostep"
 )
 
 // migrate brings the schema up to date.
@@ -179,5 +180,35 @@ func (e *env) webhook(args []string) error {
 	}
 	fmt.Fprintln(e.stdout, "Check Twostep-Signature (t=<unix>,v1=<hex>) as HMAC-SHA256 over \"<unix>.<body>\" keyed with these 32 bytes, hex-encoded:")
 	fmt.Fprintln(e.stdout, hex.EncodeToString(secrets.WebhookKey))
+	return nil
+}
+
+// admin manages console admins.
+func (e *env) admin(args []string) error {
+	if len(args) == 0 || args[0] != "create" {
+		return usageError{"admin needs a subcommand: create"}
+	}
+	fs, load := e.flags("admin create", "email") // --email is the admin's, not the sender's
+	company := fs.String("company", "", "the company's id (required)")
+	email := fs.String("email", "", "the admin's email address (required)")
+	cfg, err := parse(fs, load, args[1:], 0)
+	if err != nil {
+		return err
+	}
+	if *company == "" || *email == "" {
+		return usageError{"admin create needs --company and --email"}
+	}
+	a, err := e.open(cfg, e.textLogger(), true, nil)
+	if err != nil {
+		return err
+	}
+	defer a.db.Close()
+	u, token, err := a.svc.CreateAdmin(e.ctx, *company, *email)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%s (%s) is an admin of company %s.\n", u.Name, u.Email, u.CompanyID)
+	fmt.Fprintf(e.stdout, "Send them this one-time link to choose a password; it works once, for %s:\n", twostep.SetupLinkTTL)
+	fmt.Fprintln(e.stdout, cfg.PublicURL+"/admin/setup/"+token)
 	return nil
 }

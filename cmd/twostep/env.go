@@ -53,10 +53,10 @@ func (e *env) exitCode(err error) int {
 
 // flags returns a flag set for a command with the settings flags on it
 // and the function that reads the Config after parsing.
-func (e *env) flags(name string) (*flag.FlagSet, func() (config.Config, error)) {
+func (e *env) flags(name string, skip ...string) (*flag.FlagSet, func() (config.Config, error)) {
 	fs := flag.NewFlagSet("twostep "+name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
-	return fs, config.Flags(fs, e.getenv)
+	return fs, config.Flags(fs, e.getenv, skip...)
 }
 
 // parse parses args into fs and builds the Config, reporting mistakes as
@@ -109,7 +109,7 @@ func (e *env) open(cfg config.Config, log *slog.Logger, requireSchema bool, noti
 	svc := twostep.NewService(db, twostep.Options{
 		AuditKey: secrets.AuditKey, CodeKey: secrets.CodeKey, OutboxKey: secrets.OutboxKey,
 		CodeTTL: cfg.CodeTTL, ResendCooldown: cfg.ResendCooldown, ReturnOrigins: cfg.AllowedReturnOrigins,
-		Notify: notify,
+		Notify: notify, Signer: twostep.NewResultSigner(secrets.SignSeed, cfg.PublicURL),
 	})
 	return &app{db: db, svc: svc, secrets: secrets}, nil
 }

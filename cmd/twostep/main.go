@@ -23,6 +23,8 @@ Commands:
   demo                        run on a fresh SQLite database with sample data and the dev inbox
   serve                       run the service (--migrate applies migrations first)
   migrate                     bring the database schema up to date
+  admin create --company ID --email E
+                              make E an admin of the company; prints a one-time set-up link
   apikey create --name N      create an API key (--company ID limits it to one company)
   apikey list                 list API keys
   apikey revoke ID            revoke an API key
@@ -51,6 +53,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = env.migrate(rest)
 	case "apikey":
 		err = env.apikey(rest)
+	case "admin":
+		err = env.admin(rest)
 	case "audit":
 		err = env.audit(rest)
 	case "webhook":

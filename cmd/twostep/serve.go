@@ -67,7 +67,11 @@ func (e *env) run(cfg config.Config, log *slog.Logger, ready func(base string, a
 	go func() { worker.Run(wctx); close(workerDone) }()
 	defer func() { stopWorker(); <-workerDone }()
 
-	srv := web.New(web.Config{Service: a.svc, Ready: a.db, Log: log, Metrics: m, Inbox: senders.Inbox, OpenAPI: api.OpenAPI})
+	srv, err := web.New(web.Config{Service: a.svc, Ready: a.db, Log: log, Metrics: m, Inbox: senders.Inbox, OpenAPI: api.OpenAPI,
+		PublicURL: cfg.PublicURL})
+	if err != nil {
+		return err
+	}
 	return listenAndServe(e.ctx, cfg.Addr, srv, log, cfg.PublicURL, a.db.Dialect(), func(addr string) {
 		if ready != nil {
 			ready("http://"+addr, a)

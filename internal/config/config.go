@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -58,13 +59,19 @@ var settings = []setting{
 
 // Flags registers every setting on fs, with its variable from getenv as
 // the default, and returns the function that builds the Config once fs has
-// been parsed. Commands add their own flags to fs beside these.
-func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) {
+// been parsed. Commands add their own flags to fs beside these; a command
+// whose own flag has a setting's name lists it in skip, and that setting
+// is then read from its variable only.
+func Flags(fs *flag.FlagSet, getenv func(string) string, skip ...string) func() (Config, error) {
 	values := make(map[string]*string, len(settings))
 	for _, s := range settings {
 		def := s.def
 		if v := getenv(s.env); v != "" {
 			def = v
+		}
+		if slices.Contains(skip, s.flag) {
+			values[s.flag] = &def
+			continue
 		}
 		values[s.flag] = fs.String(s.flag, def, s.usage+" ["+s.env+"]")
 	}

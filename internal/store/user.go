@@ -79,10 +79,7 @@ func (t *Tx) Users(ctx context.Context, companyID string, f twostep.UserFilter) 
 			return nil, "", err
 		}
 	}
-	pattern := ""
-	if f.Query != "" {
-		pattern = "%" + escapeLike(strings.ToLower(f.Query)) + "%"
-	}
+	pattern := searchPattern(f.Query)
 	rows, err := t.tx.QueryContext(ctx, selectUser+`
 		WHERE company_id = $1
 			AND ($2 = '' OR search LIKE $2 ESCAPE '\')
@@ -112,4 +109,21 @@ func (t *Tx) Users(ctx context.Context, companyID string, f twostep.UserFilter) 
 		next = twostep.EncodeCursor(userCursor{last.SortKey(), last.ID})
 	}
 	return users, next, nil
+}
+
+// searchPattern is the LIKE pattern of a search, "" for none.
+func searchPattern(q string) string {
+	if q == "" {
+		return ""
+	}
+	return "%" + escapeLike(strings.ToLower(q)) + "%"
+}
+
+// CountUsers counts the users a search matches.
+func (t *Tx) CountUsers(ctx context.Context, companyID, query string) (int, error) {
+	var n int
+	err := t.tx.QueryRowContext(ctx, `
+		SELECT count(*) FROM users WHERE company_id = $1 AND ($2 = '' OR search LIKE $2 ESCAPE '\')`,
+		companyID, searchPattern(query)).Scan(&n)
+	return n, t.fail(err)
 }

@@ -60,6 +60,8 @@ type UserStore interface {
 	// Users returns a page of users by name and the cursor of the next
 	// page ("" on the last).
 	Users(ctx context.Context, companyID string, f UserFilter) ([]User, string, error)
+	// CountUsers counts the users a list with this query would show.
+	CountUsers(ctx context.Context, companyID, query string) (int, error)
 }
 
 // AuditStore keeps the audit log.

@@ -57,8 +57,7 @@ func (s *Server) listAuditEvents(w http.ResponseWriter, r *http.Request, c twost
 const exportFlushEvery = 500
 
 // exportAuditEvents streams every event that matches the filters as CSV or
-// JSON Lines. It reads and writes a page at a time, so memory stays flat
-// however long the log is.
+// JSON Lines.
 func (s *Server) exportAuditEvents(w http.ResponseWriter, r *http.Request, c twostep.Caller) error {
 	f, err := auditFilter(r)
 	if err != nil {
@@ -71,7 +70,14 @@ func (s *Server) exportAuditEvents(w http.ResponseWriter, r *http.Request, c two
 	if format != "csv" && format != "jsonl" {
 		return twostep.Invalid("format", "format must be csv or jsonl")
 	}
-	companyID := r.PathValue("company")
+	f.Cursor = ""
+	return s.streamAudit(w, r, c, r.PathValue("company"), f, format)
+}
+
+// streamAudit writes every event that matches f as CSV or JSON Lines, a
+// page at a time, so memory stays flat however long the log is. It checks
+// access before the first byte, so a refusal is still a proper answer.
+func (s *Server) streamAudit(w http.ResponseWriter, r *http.Request, c twostep.Caller, companyID string, f twostep.AuditFilter, format string) error {
 	if err := s.svc.CheckAuditAccess(r.Context(), c, companyID, f); err != nil {
 		return err
 	}
@@ -109,7 +115,7 @@ func (s *Server) exportAuditEvents(w http.ResponseWriter, r *http.Request, c two
 		}
 		return http.NewResponseController(w).Flush()
 	}
-	err = s.svc.ExportAudit(r.Context(), c, companyID, f, func(e twostep.AuditEvent) error {
+	err := s.svc.ExportAudit(r.Context(), c, companyID, f, func(e twostep.AuditEvent) error {
 		if err := emit(e); err != nil {
 			return err
 		}

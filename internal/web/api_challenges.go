@@ -79,7 +79,11 @@ func (s *Server) createChallenge(w http.ResponseWriter, r *http.Request, c twost
 	}
 	s.metrics.ChallengesCreated.WithLabelValues(string(res.App), string(res.Channel)).Inc()
 	w.Header().Set("Location", "/v1/challenges/"+res.ID)
-	writeJSON(w, http.StatusCreated, toChallengeJSON(res.ChallengeView))
+	out := toChallengeJSON(res.ChallengeView)
+	if res.VerifyToken != "" {
+		out.VerifyURL = s.public + "/verify/" + res.VerifyToken
+	}
+	writeJSON(w, http.StatusCreated, out)
 	return nil
 }
 

@@ -393,8 +393,11 @@ func TestDevInboxOnlyWithADevSender(t *testing.T) {
 		t.Fatalf("%v", got)
 	}
 	// A server without a dev sender has no such page.
-	noInbox := web.New(web.Config{Service: s.Svc, Ready: s.DB, Metrics: metrics.New(s.Svc.OutboxDepth), OpenAPI: api.OpenAPI,
+	noInbox, err := web.New(web.Config{Service: s.Svc, Ready: s.DB, Metrics: metrics.New(s.Svc.OutboxDepth), OpenAPI: api.OpenAPI,
 		Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	rec := httptest.NewRecorder()
 	noInbox.ServeHTTP(rec, httptest.NewRequest("GET", "/dev/inbox", nil))
 	if rec.Code != http.StatusNotFound {

@@ -49,8 +49,11 @@ func newTestServer(t *testing.T, url string) *testServer {
 		t.Fatal(err)
 	}
 	logs := &lockedBuffer{}
-	ws := web.New(web.Config{Service: svc, Ready: db, OpenAPI: api.OpenAPI, Metrics: metrics.New(svc.OutboxDepth),
-		Inbox: delivery.NewDevInbox(10), Log: slog.New(slog.NewJSONHandler(logs, nil))})
+	ws, err := web.New(web.Config{Service: svc, Ready: db, OpenAPI: api.OpenAPI, Metrics: metrics.New(svc.OutboxDepth),
+		Inbox: delivery.NewDevInbox(10), Log: slog.New(slog.NewJSONHandler(logs, nil)), PublicURL: "http://127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	hs := httptest.NewServer(ws)
 	t.Cleanup(hs.Close)
 	return &testServer{URL: hs.URL, Key: key, DB: db, Svc: svc, Web: ws, Logs: &logs.buf}

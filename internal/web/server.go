@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/twostep/twostep/internal/delivery"
 	"github.com/twostep/twostep/internal/metrics"
@@ -28,6 +29,8 @@ type Server struct {
 	metrics *metrics.Metrics
 	inbox   *delivery.DevInbox
 	openAPI []byte
+	public  string
+	pages   templates
 	mux     *http.ServeMux
 	api     *http.ServeMux // the /v1 routes
 	handler http.Handler
@@ -45,15 +48,27 @@ type Config struct {
 	// dev sender is on, and then there is no such page.
 	Inbox   *delivery.DevInbox
 	OpenAPI []byte // the document served at /openapi.json
+	// PublicURL is the base of the hosted page's links (verify_url).
+	PublicURL string
 }
 
-// New returns a Server with its routes.
-func New(c Config) *Server {
+// New returns a Server with its routes. It fails when a page template
+// does not parse.
+func New(c Config) (*Server, error) {
+	pages, err := parseTemplates()
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{svc: c.Service, ready: c.Ready, log: c.Log, metrics: c.Metrics, inbox: c.Inbox,
-		openAPI: c.OpenAPI, mux: http.NewServeMux(), api: http.NewServeMux()}
+		openAPI: c.OpenAPI, public: strings.TrimRight(c.PublicURL, "/"), pages: pages,
+		mux: http.NewServeMux(), api: http.NewServeMux()}
 	s.routes()
-	s.handler = s.recoverPanics(s.logRequests(securityHeaders(s.mux)))
-	return s
+	// Every state-changing request from a browser must come from this
+	// site: a cross-site POST is refused before any handler runs.
+	csrf := http.NewCrossOriginProtection()
+	csrf.SetDenyHandler(http.HandlerFunc(s.crossOrigin))
+	s.handler = s.recoverPanics(s.logRequests(securityHeaders(csrf.Handler(s.mux))))
+	return s, nil
 }
 
 // ServeHTTP serves a request.
@@ -89,6 +104,42 @@ func (s *Server) routes() {
 	if s.inbox != nil {
 		s.mux.HandleFunc("GET /dev/inbox", s.devInbox)
 	}
+	s.mux.Handle("GET /static/", s.static())
+	s.mux.HandleFunc("GET /.well-known/jwks.json", s.jwks)
+
+	// The hosted verification page.
+	s.mux.HandleFunc("GET /verify/{token}", s.verifyPage)
+	s.mux.HandleFunc("POST /verify/{token}", s.verifySubmit)
+	s.mux.HandleFunc("POST /verify/{token}/resend", s.verifyResend)
+
+	// The admin console.
+	s.mux.HandleFunc("GET /admin", func(w http.ResponseWriter, r *http.Request) { seeOther(w, r, "/admin/2fa") })
+	s.mux.HandleFunc("GET /admin/login", s.loginPage)
+	s.mux.HandleFunc("POST /admin/login", s.loginSubmit)
+	s.mux.HandleFunc("GET /admin/login/code", s.loginCodePage)
+	s.mux.HandleFunc("POST /admin/login/code", s.loginCodeSubmit)
+	s.mux.HandleFunc("POST /admin/login/resend", s.loginResend)
+	s.mux.HandleFunc("POST /admin/logout", s.logout)
+	s.mux.HandleFunc("GET /admin/setup/{token}", s.setupPage)
+	s.mux.HandleFunc("POST /admin/setup/{token}", s.setupSubmit)
+	s.mux.HandleFunc("GET /admin/2fa", s.requireConsole(s.twofaPage))
+	s.mux.HandleFunc("GET /admin/2fa/settings", s.requireConsole(s.settingsPage))
+	s.mux.HandleFunc("POST /admin/2fa/settings/{section}", s.requireConsole(s.saveSettings))
+	s.mux.HandleFunc("POST /admin/2fa/users/{user}/twofa/{app}", s.requireConsole(s.switchTwoFA))
+	s.mux.HandleFunc("GET /admin/2fa/audit", s.requireConsole(s.auditPage))
+	s.mux.HandleFunc("GET /admin/2fa/audit/export", s.requireConsole(s.auditExport))
+}
+
+// crossOrigin answers a cross-site state-changing request: 403, and
+// nothing changes.
+func (s *Server) crossOrigin(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/v1/") {
+		s.writeError(w, r, &twostep.Error{Code: twostep.CodeForbidden, Message: "cross-origin requests are refused"})
+		return
+	}
+	s.render(w, r, http.StatusForbidden, "message", page{Title: "Request refused", NoHeader: true, Data: message{
+		Heading:    "This request was refused",
+		Paragraphs: []string{"It came from another website. Go back to the page you were using and try again from there."}}})
 }
 
 // APIRoutes lists the method and pattern of every /v1 route, for tests that

@@ -1,0 +1,262 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/twostep/twostep/internal/browsertest"
+	"github.com/twostep/twostep/internal/providertest"
+	"github.com/twostep/twostep/internal/storetest"
+)
+
+// freeAddr returns a local address nobody listens on now.
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// consoleRig is a running server with real providers, a company, its users
+// and an API client, for the browser tests.
+type consoleRig struct {
+	in       *instance
+	srv      *server
+	api      apiClient
+	mailpit  *providertest.Mailpit
+	twilio   *providertest.Twilio
+	company  string
+	users    map[string]string // name → id
+	returned chan string       // return URLs the hosted page sent the browser to
+	returnTo string
+}
+
+func newConsoleRig(t *testing.T, extra ...string) *consoleRig {
+	t.Helper()
+	r := &consoleRig{mailpit: providertest.StartMailpit(t), twilio: providertest.StartTwilio(t),
+		users: map[string]string{}, returned: make(chan string, 10)}
+	ret := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		select {
+		case r.returned <- req.URL.String():
+		default:
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, `<!doctype html><html lang="en"><title>Platform</title><main><h1>Back at the platform</h1></main></html>`)
+	}))
+	t.Cleanup(ret.Close)
+	r.returnTo = ret.URL
+	addr := freeAddr(t)
+	r.in = newInstance(t, storetest.SQLiteURL(t))
+	r.in.extra = append([]string{
+		"TWOSTEP_EMAIL=smtp://" + r.mailpit.SMTPAddr + "?from=codes%40twostep.test&tls=none",
+		"TWOSTEP_SMS=" + r.twilio.SenderURL(),
+		"TWOSTEP_RESEND_COOLDOWN=2s",
+		"TWOSTEP_ALLOWED_RETURN_ORIGINS=" + ret.URL,
+		"TWOSTEP_PUBLIC_URL=http://" + addr,
+	}, extra...)
+	r.in.mustRun("migrate")
+	key := r.in.apiKey()
+	r.srv = r.in.serve("--addr", addr)
+	r.api = apiClient{t: t, base: r.srv.URL, key: key}
+	r.company = r.api.must(201, "POST", "/v1/companies", map[string]any{"name": "Acme Ltd"})["id"].(string)
+	r.api.must(200, "PATCH", "/v1/companies/"+r.company+"/settings", map[string]any{
+		"responsible_contact": map[string]any{"name": "Rita Berg", "email": "rita@acme.test", "phone": "+371 2000 0001"},
+		"defaults":            map[string]any{"web": true, "manager": true}})
+	for i, name := range []string{"Anna Ozola", "Ben Kalns", "Dace Liepa"} {
+		u := r.api.must(201, "POST", "/v1/companies/"+r.company+"/users", map[string]any{"name": name,
+			"email": strings.ToLower(strings.Fields(name)[0]) + "@acme.test", "phone": fmt.Sprintf("+3712000000%d", i+2)})
+		r.users[name] = u["id"].(string)
+	}
+	return r
+}
+
+// emailCode waits for the n-th email to an address and returns its code.
+func (r *consoleRig) emailCode(t *testing.T, to string, n int) string {
+	t.Helper()
+	code := ""
+	providertest.WaitFor(t, 15*time.Second, fmt.Sprintf("email %d to %s", n, to), func() bool {
+		seen := 0
+		msgs := r.mailpit.Messages(t)
+		for i := len(msgs) - 1; i >= 0; i-- { // oldest first
+			if len(msgs[i].To) > 0 && msgs[i].To[0] == to {
+				seen++
+				if seen == n {
+					code = providertest.Code(msgs[i].Text)
+				}
+			}
+		}
+		return code != ""
+	})
+	return code
+}
+
+// TestConsoleInABrowser walks the admin console as an admin would, with
+// the keyboard where UI.md asks for it, and runs axe-core on every state.
+func TestConsoleInABrowser(t *testing.T) {
+	b := browsertest.Start(t)
+	r := newConsoleRig(t)
+	out := r.in.mustRun("admin", "create", "--company", r.company, "--email", "rita@acme.test")
+	link := strings.TrimSpace(out[strings.LastIndex(strings.TrimSpace(out), "\n")+1:])
+	if !strings.HasPrefix(link, r.srv.URL+"/admin/setup/") {
+		t.Fatalf("admin create printed %q", out)
+	}
+
+	// The set-up link: a mismatch first, then a password.
+	b.Do(chromedp.Navigate(link), chromedp.WaitVisible(chromedp.ID("password")))
+	b.Check("setup")
+	b.Do(chromedp.SendKeys(chromedp.ID("password"), "correct horse battery"),
+		chromedp.SendKeys(chromedp.ID("confirm"), "correct horse batter"),
+		chromedp.Click(chromedp.CSS("button[type=submit]")), chromedp.WaitVisible(chromedp.CSS(".error-summary")))
+	if title := browsertest.Eval[string](b, "document.title"); !strings.HasPrefix(title, "Error: ") {
+		t.Errorf("title %q does not start with Error:", title)
+	}
+	if b.Active() == "" || !strings.Contains(b.Text(".error-summary"), "The passwords do not match") {
+		t.Errorf("the error summary is not focused or says %q", b.Text(".error-summary"))
+	}
+	b.Check("setup-error")
+	b.Do(chromedp.SetValue(chromedp.ID("password"), "correct horse battery"),
+		chromedp.SetValue(chromedp.ID("confirm"), "correct horse battery"),
+		chromedp.Click(chromedp.CSS("button[type=submit]")), chromedp.WaitVisible(chromedp.ID("email")))
+	if !strings.Contains(b.Text(".banner"), "Your password is saved") {
+		t.Errorf("after set-up: %q", b.Text("main"))
+	}
+	b.Check("login")
+
+	// A wrong password, then the right one and the code from Mailpit.
+	b.Do(chromedp.SendKeys(chromedp.ID("email"), "rita@acme.test"), chromedp.SendKeys(chromedp.ID("password"), "wrong password here"),
+		chromedp.Click(chromedp.CSS("button[type=submit]")), chromedp.WaitVisible(chromedp.CSS(".error-summary")))
+	b.Check("login-error")
+	b.Do(chromedp.SetValue(chromedp.ID("password"), "correct horse battery"),
+		chromedp.Click(chromedp.CSS("button[type=submit]")), chromedp.WaitVisible(chromedp.ID("code")))
+	b.Check("login-code")
+	code := r.emailCode(t, "rita@acme.test", 1)
+	b.Do(chromedp.SendKeys(chromedp.ID("code"), code), chromedp.Click(chromedp.CSS("main button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS(`[aria-label="Settings"]`)))
+	if u := b.URL(); !strings.HasSuffix(u, "/admin/2fa") {
+		t.Fatalf("after the code: %s", u)
+	}
+	b.Check("two-factor-authentication")
+
+	// Toggle Anna's Manager 2FA: off asks first; Keep it on is focused.
+	anna := r.users["Anna Ozola"]
+	sw := fmt.Sprintf(`#user-%s form[action$="/manager"] button`, anna)
+	b.Do(chromedp.Click(chromedp.CSS(sw)), chromedp.WaitVisible(chromedp.ID("confirm-off")))
+	if a := b.Active(); a != "Keep it on" {
+		t.Errorf("focus in the confirmation is on %q, want Keep it on", a)
+	}
+	b.Check("confirm-turn-off")
+	b.Do(chromedp.Click(chromedp.CSS("[data-turn-off]")),
+		chromedp.WaitVisible(chromedp.CSS(sw+`[aria-checked="false"]`)))
+	// Space on a switch turns it back on, without asking.
+	b.Do(chromedp.Focus(chromedp.CSS(sw)), chromedp.KeyEvent(" "),
+		chromedp.WaitVisible(chromedp.CSS(sw+`[aria-checked="true"]`)))
+	b.Do(chromedp.Click(chromedp.CSS(sw)), chromedp.WaitVisible(chromedp.ID("confirm-off")),
+		chromedp.Click(chromedp.CSS("[data-turn-off]")), chromedp.WaitVisible(chromedp.CSS(sw+`[aria-checked="false"]`)))
+	got := r.api.must(200, "GET", "/v1/companies/"+r.company+"/users/"+anna, nil)
+	if got["twofa"].(map[string]any)["manager"] != false {
+		t.Fatalf("Anna's manager 2FA after the switch: %v", got["twofa"])
+	}
+
+	// The settings window: focus moves in, is trapped, arrows move between
+	// tabs, and Escape returns focus to the gear.
+	b.Do(chromedp.Click(chromedp.CSS(`[aria-label="Settings"]`)), chromedp.WaitVisible(chromedp.CSS("#settings-dialog [role=tablist]")))
+	b.Check("settings-general")
+	for i := 0; i < 25; i++ {
+		b.Do(chromedp.KeyEvent(kb.Tab))
+		if !browsertest.Eval[bool](b, `document.getElementById("settings-dialog").contains(document.activeElement)`) {
+			t.Fatalf("after %d tabs, focus left the open window: %q", i+1, b.Active())
+		}
+	}
+	b.Do(chromedp.Focus(chromedp.ID("tab-general-tab")), chromedp.KeyEvent(kb.ArrowRight))
+	if a := b.Active(); a != "tab-defaults-tab" {
+		t.Errorf("ArrowRight on the first tab focused %q", a)
+	}
+	b.Check("settings-defaults")
+	b.Do(chromedp.KeyEvent(kb.ArrowRight))
+	b.Check("settings-audit")
+	b.Do(chromedp.KeyEvent(kb.Escape))
+	if a := b.Active(); a != "Settings" {
+		t.Errorf("after Escape, focus is on %q, want the Settings button", a)
+	}
+
+	// General settings: SMS first. The save reopens the window with its
+	// success message.
+	b.Do(chromedp.Click(chromedp.CSS(`[aria-label="Settings"]`)), chromedp.Click(chromedp.ID("tab-general-tab")),
+		chromedp.WaitVisible(chromedp.ID("delivery_method")), chromedp.Click(chromedp.ID("delivery_method")),
+		chromedp.Click(chromedp.CSS(`#tab-general button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#settings-dialog .banner`)))
+	if s := b.Text("#settings-dialog .banner"); !strings.Contains(s, "General settings saved") {
+		t.Errorf("after saving: %q", s)
+	}
+	b.Check("settings-saved")
+	// Default settings: new users get no Web application 2FA.
+	b.Do(chromedp.Click(chromedp.ID("tab-defaults-tab")), chromedp.Click(chromedp.ID("default-web")),
+		chromedp.Click(chromedp.CSS(`#tab-defaults button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#tab-defaults .banner`)))
+	s := r.api.must(200, "GET", "/v1/companies/"+r.company+"/settings", nil)
+	if s["delivery_method"] != "sms_then_email" || s["defaults"].(map[string]any)["web"] != false {
+		t.Fatalf("settings after the window: %v", s)
+	}
+	// Each change is in the Audit log tab, with the admin as User.
+	b.Do(chromedp.Click(chromedp.ID("tab-audit-tab")), chromedp.WaitVisible(chromedp.CSS("#tab-audit table")))
+	log := b.Text("#tab-audit table")
+	for _, want := range []string{"Changed default 2FA for new users in the Web application from on to off",
+		"Changed authentication code delivery from email only to SMS first, email as backup",
+		"Turned off 2FA for Anna Ozola in the Manager app"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the audit log tab lacks %q:\n%s", want, log)
+		}
+	}
+	if !strings.Contains(log, "rita") {
+		t.Errorf("the audit log does not name the admin as User:\n%s", log)
+	}
+
+	// The full audit log: filters as chips, an empty result, CSV export of
+	// exactly the filtered set.
+	b.Do(chromedp.Navigate(r.srv.URL+"/admin/2fa/audit"), chromedp.WaitVisible(chromedp.ID("action")))
+	b.Check("audit-log")
+	b.Do(chromedp.SetValue(chromedp.ID("action"), "user.2fa_disabled"),
+		chromedp.Click(chromedp.CSS(".filters button")), chromedp.WaitVisible(chromedp.CSS(".chip")))
+	b.Check("audit-log-filtered")
+	csv := browsertest.Eval[string](b, `fetch(document.querySelector("a[download]").href).then(r => r.text())`)
+	rows := strings.Split(strings.TrimSpace(csv), "\n")
+	if len(rows) != 3 || !strings.HasPrefix(rows[0], "Time,User,Action") || !strings.Contains(rows[1], "rita,user.2fa_disabled") {
+		t.Errorf("CSV export of the filtered log:\n%s", csv)
+	}
+	b.Do(chromedp.Navigate(r.srv.URL+"/admin/2fa/audit?action=user.2fa_locked"), chromedp.WaitVisible(chromedp.CSS("main")))
+	if !strings.Contains(b.Text("main"), "No events match these filters") {
+		t.Errorf("empty filter: %q", b.Text("main"))
+	}
+	b.Check("audit-log-empty")
+
+	// Search: a match, and none.
+	b.Do(chromedp.Navigate(r.srv.URL+"/admin/2fa?q=ben"), chromedp.WaitVisible(chromedp.ID("result-count")))
+	if c := b.Text("#result-count"); !strings.Contains(c, "1 user matches") {
+		t.Errorf("result count %q", c)
+	}
+	b.Do(chromedp.Navigate(r.srv.URL+"/admin/2fa?q=nobody"), chromedp.WaitVisible(chromedp.CSS("main")))
+	b.Check("users-no-match")
+
+	// A narrow screen (320 px, as at 400% zoom) scrolls only vertically.
+	b.Do(chromedp.EmulateViewport(320, 640), chromedp.Navigate(r.srv.URL+"/admin/2fa"), chromedp.WaitVisible(chromedp.CSS("main")))
+	if browsertest.Eval[bool](b, `document.documentElement.scrollWidth > window.innerWidth + 1`) {
+		t.Error("the Two-factor authentication page scrolls sideways at 320 px")
+	}
+	b.Check("two-factor-authentication-320px")
+	b.Do(chromedp.EmulateViewport(1280, 900))
+
+	// Sign out ends the session.
+	b.Do(chromedp.Click(chromedp.CSS(".header form button")), chromedp.WaitVisible(chromedp.ID("email")))
+	b.Do(chromedp.Navigate(r.srv.URL+"/admin/2fa"), chromedp.WaitVisible(chromedp.ID("email")))
+	r.srv.stop(t)
+}

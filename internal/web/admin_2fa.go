@@ -1,0 +1,254 @@
+package web
+
+import (
+	"html/template"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/twostep/twostep/internal/twostep"
+)
+
+// userRow is one row of the users table.
+type userRow struct {
+	twostep.User
+	Locked []twostep.App
+}
+
+// switchCellData is one switch of the users table.
+type switchCellData struct {
+	User   userRow
+	App    twostep.App
+	Title  string
+	On     bool
+	Return string
+}
+
+// settingsData is the data of the settings' sections.
+type settingsData struct {
+	Form     twostep.Settings // what the forms show: saved values, or what was typed
+	Recent   auditTable
+	InDialog bool
+	Saved    string // "general" or "defaults" after a save
+	Failed   string // the section whose save failed
+	Return   string // where a save returns to
+	Page     page   // for the failed section's errors
+}
+
+// twofaData is the Two-factor authentication page's data.
+type twofaData struct {
+	Users        []userRow
+	Total        int
+	Query        string
+	Cursor       string
+	Next         string
+	Chart        template.HTML
+	Settings     settingsData
+	OpenSettings bool
+	Tab          string
+	Return       string
+}
+
+// Params returns the page's query string with a parameter set (or, with
+// "", removed). url.Values encodes it, so it is safe in a link.
+func (d twofaData) Params(key, value string) template.URL {
+	q := url.Values{}
+	if d.Query != "" {
+		q.Set("q", d.Query)
+	}
+	if value != "" {
+		q.Set(key, value)
+	}
+	return template.URL(q.Encode())
+}
+
+func init() {
+	pageFuncs["switchCell"] = func(u userRow, app string, ret string) switchCellData {
+		a := twostep.App(app)
+		return switchCellData{User: u, App: a, Title: a.Title(), On: u.TwoFA.For(a), Return: ret}
+	}
+}
+
+// recentEvents is how many events the settings' Audit log tab shows.
+const recentEvents = 10
+
+// settingsFor reads what the settings' sections show.
+func (s *Server) settingsFor(r *http.Request, c twostep.Console, inDialog bool) settingsData {
+	d := settingsData{Form: c.Company.Settings, InDialog: inDialog, Saved: r.URL.Query().Get("saved"),
+		Recent: auditTable{Caption: "Latest changes", HideCaption: true}}
+	if inDialog {
+		d.Return = "/admin/2fa?settings=open"
+	} else {
+		d.Return = "/admin/2fa/settings"
+	}
+	events, _, err := s.svc.AuditEvents(r.Context(), c.Caller, c.Company.ID, twostep.AuditFilter{Limit: recentEvents})
+	d.Recent.Events, d.Recent.Failed = events, err != nil
+	return d
+}
+
+func (s *Server) twofaPage(w http.ResponseWriter, r *http.Request) {
+	c, _ := s.console(r)
+	s.renderTwofa(w, r, http.StatusOK, c, page{Banner: bannerFor(r)}, nil)
+}
+
+// bannerFor words the one success message a redirect asked for.
+func bannerFor(r *http.Request) string {
+	switch r.URL.Query().Get("done") {
+	case "on":
+		return "Two-factor authentication is on for " + r.URL.Query().Get("who") + "."
+	case "off":
+		return "Two-factor authentication is off for " + r.URL.Query().Get("who") + "."
+	}
+	return ""
+}
+
+// renderTwofa shows the Two-factor authentication page; settings, if not
+// nil, replaces the settings' data (after a failed save).
+func (s *Server) renderTwofa(w http.ResponseWriter, r *http.Request, status int, c twostep.Console, p page, settings *settingsData) {
+	q := r.URL.Query()
+	d := twofaData{Query: strings.TrimSpace(q.Get("q")), Cursor: q.Get("cursor"), Tab: q.Get("tab")}
+	d.OpenSettings = q.Get("settings") == "open" || settings != nil
+	d.Return = "/admin/2fa"
+	if p := d.Params("cursor", d.Cursor); p != "" {
+		d.Return += "?" + string(p)
+	}
+	users, next, err := s.svc.Users(r.Context(), c.Caller, c.Company.ID, twostep.UserFilter{Query: d.Query, Cursor: d.Cursor, Limit: 25})
+	if err != nil {
+		p.Errors = append(p.Errors, fieldError{"q", "The users could not be loaded. Try again in a moment."})
+	}
+	d.Next = next
+	d.Total, _ = s.svc.CountUsers(r.Context(), c.Caller, c.Company.ID, d.Query)
+	for _, u := range users {
+		row := userRow{User: u}
+		if ls, now, err := s.svc.Lockouts(r.Context(), c.Caller, c.Company.ID, u.ID); err == nil {
+			for app, l := range ls {
+				if l.Locked(now) {
+					row.Locked = append(row.Locked, app)
+				}
+			}
+		}
+		d.Users = append(d.Users, row)
+	}
+	if days, err := s.svc.Stats(r.Context(), c.Caller, c.Company.ID, 30); err == nil {
+		d.Chart = activityChart(days)
+	}
+	if settings != nil {
+		d.Settings = *settings
+	} else {
+		d.Settings = s.settingsFor(r, c, true)
+	}
+	p.Title, p.Console, p.Data = "Two-factor authentication", &c, d
+	s.render(w, r, status, "twofa", p)
+}
+
+func (s *Server) settingsPage(w http.ResponseWriter, r *http.Request) {
+	c, _ := s.console(r)
+	s.render(w, r, http.StatusOK, "settings", page{Title: "Two-factor authentication settings", Console: &c,
+		Data: s.settingsFor(r, c, false)})
+}
+
+// switchTwoFA turns 2FA on or off for one user and app. Turning it off
+// asks first: in the page with JavaScript, else on a page of its own.
+func (s *Server) switchTwoFA(w http.ResponseWriter, r *http.Request) {
+	c, _ := s.console(r)
+	app, err := twostep.ParseApp("app", r.PathValue("app"))
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	userID := r.PathValue("user")
+	on := r.PostFormValue("enabled") == "true"
+	ret := localPath(r.PostFormValue("return"), "/admin/2fa")
+	wantsJSON := strings.Contains(r.Header.Get("Accept"), "application/json")
+	u, err := s.svc.User(r.Context(), c.Caller, c.Company.ID, userID)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	if !on && r.PostFormValue("confirm") != "yes" && !wantsJSON {
+		s.render(w, r, http.StatusOK, "confirm", page{Title: "Turn off two-factor authentication?", Console: &c,
+			Data: map[string]string{"Name": u.Name, "AppTitle": app.Title(), "Return": ret,
+				"Action": "/admin/2fa/users/" + u.ID + "/twofa/" + string(app)}})
+		return
+	}
+	u, err = s.svc.SetTwoFA(r.Context(), c.Caller, c.Company.ID, userID, app, on)
+	if wantsJSON {
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"enabled": u.TwoFA.For(app), "user": u.Name, "app": app.Title()})
+		return
+	}
+	if err != nil {
+		s.renderTwofa(w, r, http.StatusUnprocessableEntity, c, page{Errors: []fieldError{{"q", "The change could not be saved. Try again."}}}, nil)
+		return
+	}
+	done := "off"
+	if on {
+		done = "on"
+	}
+	base, frag, _ := strings.Cut(ret, "#")
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	who := u.Name + " in the " + app.Title()
+	seeOther(w, r, base+sep+url.Values{"done": {done}, "who": {who}}.Encode()+"#"+frag)
+}
+
+// settingsFields maps the service's setting fields to the form's inputs,
+// with messages in the console's words.
+var settingsFields = map[string]formField{
+	"delivery_method":           {ID: "delivery_method", Message: "Select how codes are delivered"},
+	"responsible_contact.name":  {ID: "contact-name", Message: "Enter a name of at most 200 characters"},
+	"responsible_contact.email": {ID: "contact-email", Message: "Enter an email address in the correct format, like name@example.com"},
+	"responsible_contact.phone": {ID: "contact-phone", Message: "Enter a phone number with the country code, like +371 2000 0001"},
+}
+
+// saveSettings saves one section of the settings window: general or
+// defaults. Each change is audited with the signed-in admin as User, by
+// the same service call the API makes.
+func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request) {
+	c, _ := s.console(r)
+	section := r.PathValue("section")
+	ret := localPath(r.PostFormValue("return"), "/admin/2fa/settings")
+	var p twostep.SettingsPatch
+	form := c.Company.Settings
+	switch section {
+	case "general":
+		dm := twostep.DeliveryMethod(r.PostFormValue("delivery_method"))
+		contact := twostep.Contact{Name: r.PostFormValue("contact_name"), Email: r.PostFormValue("contact_email"),
+			Phone: r.PostFormValue("contact_phone")}
+		p.DeliveryMethod = twostep.Some(dm)
+		p.ResponsibleContact = twostep.Some(twostep.ContactPatch{Name: twostep.Some(contact.Name),
+			Email: twostep.Some(contact.Email), Phone: twostep.Some(contact.Phone)})
+		form.DeliveryMethod, form.ResponsibleContact = dm, contact
+	case "defaults":
+		d := twostep.Defaults{Web: r.PostFormValue("web") == "on", Manager: r.PostFormValue("manager") == "on"}
+		p.Defaults = twostep.Some(twostep.DefaultsPatch{Web: twostep.Some(d.Web), Manager: twostep.Some(d.Manager)})
+		form.Defaults = d
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	if _, err := s.svc.UpdateSettings(r.Context(), c.Caller, c.Company.ID, p); err != nil {
+		inDialog := strings.HasPrefix(ret, "/admin/2fa?")
+		d := s.settingsFor(r, c, inDialog)
+		d.Form, d.Failed = form, section
+		d.Page = page{Errors: formErrors(err, settingsFields, "delivery_method")}
+		if inDialog {
+			s.renderTwofa(w, r, http.StatusUnprocessableEntity, c, page{Errors: d.Page.Errors}, &d)
+		} else {
+			s.render(w, r, http.StatusUnprocessableEntity, "settings", page{Title: "Two-factor authentication settings",
+				Console: &c, Errors: d.Page.Errors, Data: d})
+		}
+		return
+	}
+	base, _, _ := strings.Cut(ret, "#")
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	seeOther(w, r, base+sep+"saved="+section+"&tab="+section+"#tab-"+section)
+}

@@ -1,0 +1,175 @@
+package web
+
+import (
+	"html/template"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/twostep/twostep/internal/twostep"
+)
+
+// auditTable is a table of audit events and its empty states.
+type auditTable struct {
+	Events      []twostep.AuditEvent
+	Caption     string
+	HideCaption bool
+	Filtered    bool // "nothing matches" rather than "nothing yet"
+	Failed      bool // "could not load"
+}
+
+// option is a choice of a select.
+type option struct {
+	Value, Label string
+	Selected     bool
+}
+
+// chip is a filter in use, with the link that removes it.
+type chip struct {
+	Label   string
+	Without template.URL // the query string without this filter
+}
+
+// auditPageData is the full audit log page's data.
+type auditPageData struct {
+	Table        auditTable
+	Actions      []option
+	Users        []option
+	Since, Until string
+	Chips        []chip
+	Query        template.URL // the filters' query string, for export
+	Cursor, Next string
+	values       url.Values
+}
+
+// Params returns the filters' query string with a parameter set (or
+// removed with ""). url.Values encodes it, so it is safe in a link.
+func (d auditPageData) Params(key, value string) template.URL {
+	q := url.Values{}
+	for k, v := range d.values {
+		q[k] = v
+	}
+	if value == "" {
+		q.Del(key)
+	} else {
+		q.Set(key, value)
+	}
+	return template.URL(q.Encode())
+}
+
+// actionLabels name the actions in the filter.
+var actionLabels = map[twostep.Action]string{
+	twostep.ActionTwoFAEnabled:            "2FA turned on",
+	twostep.ActionTwoFADisabled:           "2FA turned off",
+	twostep.ActionSettingsGeneralChanged:  "General settings changed",
+	twostep.ActionSettingsDefaultsChanged: "Default settings changed",
+	twostep.ActionTwoFAFailedAttempts:     "3 wrong codes in a row",
+	twostep.ActionTwoFALocked:             "Sign-in paused after 10 wrong codes",
+	twostep.ActionTwoFAUnlocked:           "Sign-in unlocked",
+	twostep.ActionDeliveryFailed:          "Code could not be delivered",
+	twostep.ActionUserCreated:             "User added",
+	twostep.ActionUserUpdated:             "User changed",
+	twostep.ActionUserDeleted:             "User deleted",
+}
+
+// consoleFilter reads the audit page's filters; dates are whole UTC days,
+// "until" included.
+func consoleFilter(q url.Values) (twostep.AuditFilter, error) {
+	var f twostep.AuditFilter
+	if a := q.Get("action"); a != "" {
+		action, err := twostep.ParseAction("action", a)
+		if err != nil {
+			return f, err
+		}
+		f.Action = action
+	}
+	f.UserID = q.Get("user")
+	if v := q.Get("since"); v != "" {
+		t, err := time.Parse(time.DateOnly, v)
+		if err != nil {
+			return f, twostep.Invalid("since", "Enter the from date as a real date")
+		}
+		f.Since = t
+	}
+	if v := q.Get("until"); v != "" {
+		t, err := time.Parse(time.DateOnly, v)
+		if err != nil {
+			return f, twostep.Invalid("until", "Enter the to date as a real date")
+		}
+		f.Until = t.AddDate(0, 0, 1)
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
+		return f, twostep.Invalid("until", "The to date must be the same as or after the from date")
+	}
+	f.Cursor = q.Get("cursor")
+	return f, nil
+}
+
+func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) {
+	c, _ := s.console(r)
+	q := r.URL.Query()
+	filters := url.Values{}
+	for _, k := range []string{"action", "user", "since", "until"} {
+		if v := q.Get(k); v != "" {
+			filters.Set(k, v)
+		}
+	}
+	d := auditPageData{Since: q.Get("since"), Until: q.Get("until"), Query: template.URL(filters.Encode()), Cursor: q.Get("cursor"), values: filters,
+		Table: auditTable{Caption: "Audit log, newest first", Filtered: len(filters) > 0}}
+	p := page{Title: "Audit log", Console: &c}
+	f, err := consoleFilter(q)
+	if err == nil {
+		f.Limit = 50
+		d.Table.Events, d.Next, err = s.svc.AuditEvents(r.Context(), c.Caller, c.Company.ID, f)
+	}
+	status := http.StatusOK
+	if err != nil {
+		e := twostep.AsError(err)
+		if e.Code == twostep.CodeInvalidValue && (e.Field == "since" || e.Field == "until" || e.Field == "action" || e.Field == "cursor") {
+			field := e.Field
+			if field == "cursor" {
+				field = "action"
+			}
+			p.Errors = []fieldError{{field, e.Message}}
+			status = http.StatusUnprocessableEntity
+		} else {
+			d.Table.Failed = true
+		}
+	}
+	for _, a := range twostep.Actions {
+		d.Actions = append(d.Actions, option{string(a), actionLabels[a], string(a) == q.Get("action")})
+		if string(a) == q.Get("action") {
+			d.Chips = append(d.Chips, chip{"Action: " + actionLabels[a], d.Params("action", "")})
+		}
+	}
+	users, _, _ := s.svc.Users(r.Context(), c.Caller, c.Company.ID, twostep.UserFilter{Limit: twostep.MaxLimit})
+	for _, u := range users {
+		d.Users = append(d.Users, option{u.ID, u.Name, u.ID == q.Get("user")})
+		if u.ID == q.Get("user") {
+			d.Chips = append(d.Chips, chip{"User: " + u.Name, d.Params("user", "")})
+		}
+	}
+	if d.Since != "" {
+		d.Chips = append(d.Chips, chip{"From " + d.Since, d.Params("since", "")})
+	}
+	if d.Until != "" {
+		d.Chips = append(d.Chips, chip{"To " + d.Until, d.Params("until", "")})
+	}
+	d.values.Del("cursor")
+	p.Data = d
+	s.render(w, r, status, "audit", p)
+}
+
+// auditExport streams exactly the filtered events as CSV.
+func (s *Server) auditExport(w http.ResponseWriter, r *http.Request) {
+	c, _ := s.console(r)
+	f, err := consoleFilter(r.URL.Query())
+	f.Cursor = ""
+	if err != nil {
+		http.Error(w, "The filters are not valid.", http.StatusUnprocessableEntity)
+		return
+	}
+	if err := s.streamAudit(w, r, c.Caller, c.Company.ID, f, "csv"); err != nil {
+		http.Error(w, "The audit log could not be exported.", http.StatusServiceUnavailable)
+	}
+}

@@ -1,0 +1,312 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/twostep/twostep/internal/twostep"
+)
+
+// codeStep is the data of the shared code component.
+type codeStep struct {
+	View         twostep.ChallengeView
+	Action       string
+	ResendAction string
+	Code         string // what was typed, shown back after an error
+	CodeError    string
+	ExpiresIn    time.Duration
+	Wait         time.Duration // until a new code may be sent
+	Expired      bool
+	Void         bool
+	Forever      bool // locked until an admin unlocks
+	CanResend    bool
+	EmailInstead bool
+}
+
+// newCodeStep reads a challenge at now for the code component.
+func newCodeStep(v twostep.ChallengeView, now time.Time, action, resend string) codeStep {
+	st := codeStep{View: v, Action: action, ResendAction: resend,
+		ExpiresIn: v.CodeExpiresAt.Sub(now), Expired: v.Status == twostep.StatusExpired,
+		Void:    v.Status == twostep.StatusPending && v.AttemptsRemaining == 0,
+		Forever: v.LockedUntil.Year() >= 9999, CanResend: !v.ResendAvailableAt.IsZero()}
+	if st.ExpiresIn < 0 {
+		st.ExpiresIn = 0
+	}
+	if w := v.ResendAvailableAt.Sub(now); w > 0 {
+		st.Wait = w.Round(time.Second)
+	}
+	for _, c := range v.ChannelsAvailable {
+		if c == twostep.ChannelEmail && v.Channel == twostep.ChannelSMS {
+			st.EmailInstead = true
+		}
+	}
+	return st
+}
+
+// codeError words a refused code for the person who typed it.
+func codeError(err error, v twostep.ChallengeView) string {
+	e := twostep.AsError(err)
+	switch e.Code {
+	case twostep.CodeInvalidValue:
+		return e.Message // from NormalizeCode, already in the page's words
+	case twostep.CodeExpired:
+		return "That code has expired. Request a new code."
+	case twostep.CodeVoid:
+		return "That code can no longer be used. Request a new code."
+	case twostep.CodeLocked:
+		return "Sign-in is paused after too many wrong codes."
+	case twostep.CodeAlreadyUsed:
+		return "This sign-in is already complete."
+	}
+	return "Something went wrong on our side. Try again in a moment."
+}
+
+// wrongCode words a rejected code, with the attempts left.
+func wrongCode(v twostep.ChallengeView) string {
+	switch v.AttemptsRemaining {
+	case 0:
+		return "That code is not correct. Request a new code."
+	case 1:
+		return "That code is not correct. You have 1 attempt left."
+	}
+	return "That code is not correct. You have " + plural(v.AttemptsRemaining, "attempt", "attempts") + " left."
+}
+
+// resendError words a refused resend.
+func resendError(err error) string {
+	e := twostep.AsError(err)
+	switch e.Code {
+	case twostep.CodeRateLimited:
+		if e.RetryAfter > 0 && e.RetryAfter < time.Hour {
+			return "You can request a new code in " + inWords(e.RetryAfter) + "."
+		}
+		return "No more codes can be sent for now. Try again later."
+	case twostep.CodeInvalidValue:
+		return "A code cannot be sent that way for this sign-in."
+	}
+	return codeError(err, twostep.ChallengeView{})
+}
+
+// loginForm is the sign-in page's data.
+type loginForm struct{ Email string }
+
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.console(r); err == nil {
+		seeOther(w, r, "/admin/2fa")
+		return
+	}
+	p := page{Title: "Sign in", Data: loginForm{}}
+	switch r.URL.Query().Get("m") {
+	case "out":
+		p.Banner = "You have signed out."
+	case "expired":
+		p.Banner = "Your session has ended. Sign in again."
+	case "setup":
+		p.Banner = "Your password is saved. Sign in with it."
+	}
+	s.render(w, r, http.StatusOK, "login", p)
+}
+
+// errSignIn is the one message for every failed password step.
+const errSignIn = "Enter the email address and password of your admin account. They are not correct."
+
+func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
+	email, password := strings.TrimSpace(r.PostFormValue("email")), r.PostFormValue("password")
+	p := page{Title: "Sign in", Data: loginForm{Email: email}}
+	if email == "" || password == "" {
+		if email == "" {
+			p.Errors = append(p.Errors, fieldError{"email", "Enter your email address"})
+		}
+		if password == "" {
+			p.Errors = append(p.Errors, fieldError{"password", "Enter your password"})
+		}
+		s.render(w, r, http.StatusUnprocessableEntity, "login", p)
+		return
+	}
+	start, err := s.svc.SignIn(r.Context(), email, password, clientIP(r), userAgent(r))
+	if err != nil {
+		e := twostep.AsError(err)
+		status := http.StatusUnauthorized
+		switch e.Code {
+		case twostep.CodeUnauthorized:
+			p.Errors = []fieldError{{"email", errSignIn}}
+		case twostep.CodeRateLimited:
+			status = http.StatusTooManyRequests
+			p.Errors = []fieldError{{"email", "Too many sign-in attempts. Wait " + inWords(e.RetryAfter) + " and try again."}}
+		default:
+			status = http.StatusServiceUnavailable
+			p.Errors = []fieldError{{"email", "Something went wrong on our side. Try again in a moment."}}
+			s.log.ErrorContext(r.Context(), "sign-in failed", "err", err)
+		}
+		s.render(w, r, status, "login", p)
+		return
+	}
+	setCookie(w, pendingCookie, start.PendingToken)
+	seeOther(w, r, "/admin/login/code")
+}
+
+func (s *Server) loginCodePage(w http.ResponseWriter, r *http.Request) {
+	v, err := s.svc.SignInChallenge(r.Context(), cookie(r, pendingCookie))
+	if err != nil {
+		seeOther(w, r, "/admin/login?m=expired")
+		return
+	}
+	s.renderLoginCode(w, r, http.StatusOK, v, page{})
+}
+
+func (s *Server) renderLoginCode(w http.ResponseWriter, r *http.Request, status int, v twostep.ChallengeView, p page) {
+	st := newCodeStep(v, time.Now(), "/admin/login/code", "/admin/login/resend")
+	st.Code = r.PostFormValue("code")
+	if len(p.Errors) > 0 && p.Errors[0].Field == "code" {
+		st.CodeError = p.Errors[0].Message
+	}
+	p.Title, p.Data = "Enter your code", st
+	s.render(w, r, status, "login_code", p)
+}
+
+func (s *Server) loginCodeSubmit(w http.ResponseWriter, r *http.Request) {
+	pending := cookie(r, pendingCookie)
+	token, v, err := s.svc.SignInVerify(r.Context(), pending, r.PostFormValue("code"), clientIP(r), userAgent(r))
+	switch {
+	case isCode(err, twostep.CodeUnauthorized): // the pending sign-in is over
+		seeOther(w, r, "/admin/login?m=expired")
+	case err != nil:
+		if v.ID == "" {
+			v, _ = s.svc.SignInChallenge(r.Context(), pending)
+		}
+		if v.ID == "" {
+			seeOther(w, r, "/admin/login?m=expired")
+			return
+		}
+		s.renderLoginCode(w, r, http.StatusUnprocessableEntity, v, page{Errors: []fieldError{{"code", codeError(err, v)}}})
+	case token == "":
+		s.renderLoginCode(w, r, http.StatusUnprocessableEntity, v, page{Errors: []fieldError{{"code", wrongCode(v)}}})
+	default:
+		clearCookie(w, pendingCookie)
+		setCookie(w, sessionCookie, token)
+		seeOther(w, r, "/admin/2fa")
+	}
+}
+
+// isCode reports whether err is a *twostep.Error with code.
+func isCode(err error, code twostep.ErrorCode) bool {
+	var e *twostep.Error
+	return errors.As(err, &e) && e.Code == code
+}
+
+func (s *Server) loginResend(w http.ResponseWriter, r *http.Request) {
+	pending := cookie(r, pendingCookie)
+	v, err := s.svc.SignInResend(r.Context(), pending, twostep.Channel(r.PostFormValue("channel")))
+	if err != nil {
+		if v, cerr := s.svc.SignInChallenge(r.Context(), pending); cerr == nil {
+			s.renderLoginCode(w, r, http.StatusTooManyRequests, v, page{Errors: []fieldError{{"code", resendError(err)}}})
+			return
+		}
+		seeOther(w, r, "/admin/login?m=expired")
+		return
+	}
+	s.renderLoginCode(w, r, http.StatusOK, v, page{Banner: "We’ve sent you a new code."})
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	if token := cookie(r, sessionCookie); token != "" {
+		if err := s.svc.SignOut(r.Context(), token); err != nil {
+			s.log.ErrorContext(r.Context(), "sign-out", "err", err)
+		}
+	}
+	clearCookie(w, sessionCookie)
+	seeOther(w, r, "/admin/login?m=out")
+}
+
+// setup is the set-up link's page data.
+type setup struct {
+	Email  string
+	Action string
+}
+
+func (s *Server) setupPage(w http.ResponseWriter, r *http.Request) {
+	token := r.PathValue("token")
+	acct, err := s.svc.SetupLink(r.Context(), token)
+	if err != nil {
+		s.linkInvalid(w, r)
+		return
+	}
+	s.render(w, r, http.StatusOK, "setup", page{Title: "Choose your password", NoHeader: false,
+		Data: setup{Email: acct.Email, Action: "/admin/setup/" + token}})
+}
+
+func (s *Server) setupSubmit(w http.ResponseWriter, r *http.Request) {
+	token := r.PathValue("token")
+	acct, err := s.svc.SetupLink(r.Context(), token)
+	if err != nil {
+		s.linkInvalid(w, r)
+		return
+	}
+	pw, confirm := r.PostFormValue("password"), r.PostFormValue("confirm")
+	p := page{Title: "Choose your password", Data: setup{Email: acct.Email, Action: "/admin/setup/" + token}}
+	switch {
+	case pw == "":
+		p.Errors = []fieldError{{"password", "Enter a password"}}
+	case pw != confirm:
+		p.Errors = []fieldError{{"confirm", "The passwords do not match"}}
+	default:
+		if err := s.svc.CompleteSetup(r.Context(), token, pw); err != nil {
+			p.Errors = formErrors(err, map[string]formField{"password": {ID: "password"}}, "password")
+		}
+	}
+	if len(p.Errors) > 0 {
+		s.render(w, r, http.StatusUnprocessableEntity, "setup", p)
+		return
+	}
+	seeOther(w, r, "/admin/login?m=setup")
+}
+
+// message is a page that only says something.
+type message struct {
+	Heading    string
+	Paragraphs []string
+	Link       string
+	LinkText   string
+}
+
+func (s *Server) linkInvalid(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusNotFound, "message", page{Title: "Link not valid", Data: message{
+		Heading:    "This link has expired or has been used",
+		Paragraphs: []string{"Set-up links work once, for 3 days. Ask whoever runs Twostep for your company for a new one."},
+		Link:       "/admin/login", LinkText: "Go to sign-in"}})
+}
+
+// consoleKey carries the signed-in admin in a request's context.
+type consoleKey struct{}
+
+// console reads the signed-in admin of a request.
+func (s *Server) console(r *http.Request) (twostep.Console, error) {
+	if c, ok := r.Context().Value(consoleKey{}).(twostep.Console); ok {
+		return c, nil
+	}
+	token := cookie(r, sessionCookie)
+	if token == "" {
+		return twostep.Console{}, errors.New("no session")
+	}
+	return s.svc.SessionUser(r.Context(), token, clientIP(r), userAgent(r))
+}
+
+// requireConsole lets only signed-in admins through; others go to sign-in.
+func (s *Server) requireConsole(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, err := s.console(r)
+		if err != nil {
+			if cookie(r, sessionCookie) != "" {
+				clearCookie(w, sessionCookie)
+				seeOther(w, r, "/admin/login?m=expired")
+				return
+			}
+			seeOther(w, r, "/admin/login")
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), consoleKey{}, c)))
+	}
+}

@@ -1,0 +1,233 @@
+// Twostep's pages work without this script; it makes them better: the
+// settings window and its tabs, switches that change in place (and ask
+// before turning 2FA off), the resend countdown, one submit per form, the
+// password's Show button, and times in the reader's own zone.
+"use strict";
+
+(function () {
+  var $ = function (sel, root) { return (root || document).querySelector(sel); };
+  var $$ = function (sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); };
+
+  // An error summary takes focus, so screen readers hear it first.
+  var summary = $("[data-error-summary]");
+  if (summary && !summary.closest("dialog")) { summary.focus(); }
+
+  // One submit per form: a second click does nothing.
+  $$("form[data-once]").forEach(function (form) {
+    form.addEventListener("submit", function (e) {
+      if (form.dataset.sent) { e.preventDefault(); return; }
+      form.dataset.sent = "1";
+      setTimeout(function () { delete form.dataset.sent; }, 5000);
+    });
+  });
+
+  // Show and hide a password.
+  $$("[data-show-password]").forEach(function (button) {
+    var input = document.getElementById(button.dataset.showPassword);
+    button.hidden = false;
+    button.setAttribute("aria-pressed", "false");
+    button.addEventListener("click", function () {
+      var show = input.type === "password";
+      input.type = show ? "text" : "password";
+      button.textContent = show ? "Hide" : "Show";
+      button.setAttribute("aria-pressed", String(show));
+      button.setAttribute("aria-label", show ? "Hide password" : "Show password");
+    });
+    button.setAttribute("aria-label", "Show password");
+  });
+
+  // Times in the reader's zone: "14:35 (UTC+2)".
+  $$("time[data-local-time]").forEach(function (el) {
+    var t = new Date(el.getAttribute("datetime"));
+    if (isNaN(t)) { return; }
+    var parts = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", timeZoneName: "shortOffset" }).formatToParts(t);
+    var time = "", zone = "";
+    parts.forEach(function (p) {
+      if (p.type === "timeZoneName") { zone = p.value; } else if (p.type !== "literal" || time) { time += p.value; }
+    });
+    el.textContent = time.trim() + (zone ? " (" + zone.replace("GMT", "UTC") + ")" : "");
+  });
+
+  // The resend countdown: the words change every second, but screen
+  // readers hear only its end, once.
+  $$("[data-countdown-until]").forEach(function (box) {
+    var until = new Date(box.dataset.countdownUntil).getTime();
+    var text = $("[data-countdown]", box);
+    var done = box.parentNode.querySelector("[data-countdown-done]");
+    var after = $$("[data-after-countdown]", box.parentNode);
+    after.forEach(function (el) { el.hidden = true; });
+    function words(s) { return s === 1 ? "1 second" : s + " seconds"; }
+    function tick() {
+      var left = Math.ceil((until - Date.now()) / 1000);
+      if (left <= 0) {
+        box.hidden = true;
+        after.forEach(function (el) { el.hidden = false; });
+        if (done) { done.textContent = "You can now request a new code."; }
+        return;
+      }
+      text.textContent = left >= 60 ? Math.ceil(left / 60) + " minute" + (left > 60 ? "s" : "") : words(left);
+      setTimeout(tick, 1000);
+    }
+    tick();
+  });
+
+  // Focus stays inside an open dialog: Tab from its last control goes to
+  // its first, Shift+Tab from its first to its last.
+  function trapFocus(d) {
+    d.addEventListener("keydown", function (e) {
+      if (e.key !== "Tab") { return; }
+      var items = $$("a[href], button, input, select, textarea, [tabindex]", d).filter(function (el) {
+        return !el.disabled && el.tabIndex >= 0 && el.type !== "hidden" && el.getClientRects().length > 0;
+      });
+      if (!items.length) { return; }
+      var first = items[0], last = items[items.length - 1];
+      if (e.shiftKey && document.activeElement === first) { e.preventDefault(); last.focus(); }
+      else if (!e.shiftKey && document.activeElement === last) { e.preventDefault(); first.focus(); }
+    });
+  }
+  $$("dialog").forEach(trapFocus);
+
+  // The settings window: a native dialog with tabs.
+  var dialog = document.getElementById("settings-dialog");
+  if (dialog && typeof dialog.showModal === "function") {
+    var opener = $("[data-opens='settings-dialog']");
+    var tabs = setUpTabs($("[data-tabs]", dialog));
+    var dirty = false;
+    $$("form[data-dirty-check]", dialog).forEach(function (form) {
+      form.addEventListener("input", function () { dirty = true; });
+      form.addEventListener("change", function () { dirty = true; });
+      form.addEventListener("submit", function () { dirty = false; });
+    });
+    var mayClose = function () {
+      return !dirty || window.confirm("Discard the changes you have not saved?");
+    };
+    opener.addEventListener("click", function (e) {
+      e.preventDefault();
+      dialog.showModal();
+      var selected = tabs && $("[role=tab][aria-selected=true]", dialog);
+      if (selected) { selected.focus(); }
+    });
+    $("[data-close]", dialog).addEventListener("click", function () {
+      if (mayClose()) { dirty = false; dialog.close(); }
+    });
+    dialog.addEventListener("cancel", function (e) {
+      if (!mayClose()) { e.preventDefault(); } else { dirty = false; }
+    });
+    dialog.addEventListener("close", function () { opener.focus(); });
+    if (dialog.dataset.openOnLoad !== undefined) {
+      if (tabs && dialog.dataset.openOnLoad) { tabs.select(dialog.dataset.openOnLoad); }
+      dialog.showModal();
+      var first = $("[data-error-summary], .banner", dialog);
+      if (first && first.hasAttribute("tabindex")) { first.focus(); }
+    }
+  }
+
+  // Tabs in the WAI-ARIA pattern: arrows move between tabs, which select
+  // as they take focus; Home and End go to the ends.
+  function setUpTabs(root) {
+    if (!root) { return null; }
+    var panels = $$("[data-tab-panel]", root);
+    var list = document.createElement("div");
+    list.className = "tab-list";
+    list.setAttribute("role", "tablist");
+    list.setAttribute("aria-label", "Settings sections");
+    var buttons = panels.map(function (panel) {
+      var heading = $("h2, h3", panel);
+      var tab = document.createElement("button");
+      tab.type = "button";
+      tab.className = "tab";
+      tab.id = panel.id + "-tab";
+      tab.setAttribute("role", "tab");
+      tab.setAttribute("aria-controls", panel.id);
+      tab.textContent = heading.textContent;
+      panel.setAttribute("role", "tabpanel");
+      panel.setAttribute("aria-labelledby", tab.id);
+      panel.setAttribute("tabindex", "0");
+      list.appendChild(tab);
+      return tab;
+    });
+    root.insertBefore(list, root.firstChild);
+    root.classList.add("js-tabs");
+    function select(i, focus) {
+      buttons.forEach(function (b, j) {
+        var on = i === j;
+        b.setAttribute("aria-selected", String(on));
+        b.tabIndex = on ? 0 : -1;
+        panels[j].hidden = !on;
+      });
+      if (focus) { buttons[i].focus(); }
+    }
+    buttons.forEach(function (b, i) {
+      b.addEventListener("click", function () { select(i, true); });
+      b.addEventListener("keydown", function (e) {
+        var n = buttons.length, to = -1;
+        if (e.key === "ArrowRight") { to = (i + 1) % n; }
+        if (e.key === "ArrowLeft") { to = (i - 1 + n) % n; }
+        if (e.key === "Home") { to = 0; }
+        if (e.key === "End") { to = n - 1; }
+        if (to >= 0) { e.preventDefault(); select(to, true); }
+      });
+    });
+    var start = 0;
+    panels.forEach(function (p, i) { if (location.hash === "#" + p.id) { start = i; } });
+    select(start, false);
+    return {
+      select: function (name) {
+        panels.forEach(function (p, i) { if (p.id === "tab-" + name) { select(i, false); } });
+      }
+    };
+  }
+
+  // Switches change in place. Turning 2FA off asks first, with the safe
+  // answer focused.
+  var status = $("[data-switch-status]");
+  var confirmOff = document.getElementById("confirm-off");
+  $$("form[data-switch]").forEach(function (form) {
+    var button = $("button[role=switch]", form);
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var on = button.getAttribute("aria-checked") === "true";
+      if (on && confirmOff && typeof confirmOff.showModal === "function") {
+        $("[data-confirm-text]", confirmOff).textContent =
+          form.dataset.user + " will sign in to the " + form.dataset.app + " with a password only.";
+        var keep = $("[data-keep]", confirmOff), off = $("[data-turn-off]", confirmOff);
+        var done = function (turnOff) {
+          keep.onclick = off.onclick = null;
+          confirmOff.close();
+          button.focus();
+          if (turnOff) { send(form, button, false); }
+        };
+        keep.onclick = function () { done(false); };
+        off.onclick = function () { done(true); };
+        confirmOff.oncancel = function (ev) { ev.preventDefault(); done(false); };
+        confirmOff.showModal();
+        keep.focus();
+        return;
+      }
+      send(form, button, !on);
+    });
+  });
+
+  function send(form, button, enable) {
+    var body = new URLSearchParams(new FormData(form));
+    body.set("enabled", String(enable));
+    button.setAttribute("aria-busy", "true");
+    fetch(form.action, {
+      method: "POST", body: body, credentials: "same-origin",
+      headers: { "Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded" }
+    }).then(function (res) {
+      if (!res.ok) { throw new Error(res.status); }
+      return res.json();
+    }).then(function (got) {
+      button.setAttribute("aria-checked", String(got.enabled));
+      $(".switch-text", button).textContent = got.enabled ? "On" : "Off";
+      $("input[name=enabled]", form).value = String(!got.enabled);
+      if (status) {
+        status.textContent = "Two-factor authentication is " + (got.enabled ? "on" : "off") +
+          " for " + got.user + " in the " + got.app + ".";
+      }
+    }).catch(function () {
+      if (status) { status.textContent = "The change could not be saved. Try again."; }
+    }).finally(function () { button.removeAttribute("aria-busy"); });
+  }
+})();

@@ -1,0 +1,109 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/twostep/twostep/internal/twostep"
+)
+
+// verifyData is the hosted page's data.
+type verifyData struct {
+	Company   string
+	Step      codeStep
+	Done      bool
+	ReturnURL string
+}
+
+// returnOrigin is the origin of a return URL, for the page's form-action:
+// the browser follows the redirect after the code only to it.
+func returnOrigin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// renderVerify shows the hosted page for a challenge.
+func (s *Server) renderVerify(w http.ResponseWriter, r *http.Request, status int, pg twostep.Page, p page) {
+	token := r.PathValue("token")
+	v := pg.Challenge
+	d := verifyData{Company: pg.Company.Name,
+		Step: newCodeStep(v, time.Now(), "/verify/"+token, "/verify/"+token+"/resend")}
+	if len(p.Errors) > 0 && p.Errors[0].Field == "code" {
+		d.Step.CodeError = p.Errors[0].Message
+		d.Step.Code = r.PostFormValue("code")
+	}
+	if v.Status == twostep.StatusApproved {
+		d.Done = true
+		if pg.Result != "" {
+			d.ReturnURL = twostep.ResultURL(v.ReturnURL, pg.Result)
+		}
+	}
+	p.Title, p.Data, p.NoHeader = "Enter your code", d, true
+	if d.Done {
+		p.Title = "You’re signed in"
+	}
+	s.render(w, r, status, "verify", p, returnOrigin(v.ReturnURL))
+}
+
+func (s *Server) verifyPage(w http.ResponseWriter, r *http.Request) {
+	pg, err := s.svc.PageChallenge(r.Context(), r.PathValue("token"))
+	if err != nil {
+		s.verifyInvalid(w, r, err)
+		return
+	}
+	s.renderVerify(w, r, http.StatusOK, pg, page{})
+}
+
+func (s *Server) verifySubmit(w http.ResponseWriter, r *http.Request) {
+	token := r.PathValue("token")
+	pg, result, err := s.svc.PageVerify(r.Context(), token, r.PostFormValue("code"), clientIP(r), userAgent(r))
+	switch {
+	case pg.Challenge.ID == "":
+		s.verifyInvalid(w, r, err)
+	case err != nil:
+		s.metrics.Verifications.WithLabelValues("refused").Inc()
+		s.renderVerify(w, r, http.StatusUnprocessableEntity, pg, page{Errors: []fieldError{{"code", codeError(err, pg.Challenge)}}})
+	case result == twostep.ResultRejected:
+		s.metrics.Verifications.WithLabelValues(string(result)).Inc()
+		s.renderVerify(w, r, http.StatusUnprocessableEntity, pg, page{Errors: []fieldError{{"code", wrongCode(pg.Challenge)}}})
+	default:
+		s.metrics.Verifications.WithLabelValues(string(result)).Inc()
+		if pg.Result != "" {
+			seeOther(w, r, twostep.ResultURL(pg.Challenge.ReturnURL, pg.Result))
+			return
+		}
+		s.renderVerify(w, r, http.StatusOK, pg, page{})
+	}
+}
+
+func (s *Server) verifyResend(w http.ResponseWriter, r *http.Request) {
+	pg, err := s.svc.PageResend(r.Context(), r.PathValue("token"), twostep.Channel(r.PostFormValue("channel")), clientIP(r), userAgent(r))
+	switch {
+	case pg.Challenge.ID == "":
+		s.verifyInvalid(w, r, err)
+	case err != nil:
+		s.renderVerify(w, r, http.StatusTooManyRequests, pg, page{Errors: []fieldError{{"code", resendError(err)}}})
+	default:
+		s.renderVerify(w, r, http.StatusOK, pg, page{Banner: "We’ve sent you a new code."})
+	}
+}
+
+// verifyInvalid answers a hosted page token that opens nothing.
+func (s *Server) verifyInvalid(w http.ResponseWriter, r *http.Request, err error) {
+	if !isCode(err, twostep.CodeNotFound) {
+		s.log.ErrorContext(r.Context(), "hosted page", "err", err)
+	}
+	s.render(w, r, http.StatusNotFound, "message", page{Title: "Link not valid", NoHeader: true, Data: message{
+		Heading:    "This sign-in link is not valid",
+		Paragraphs: []string{"Go back to where you were signing in and start again."}}})
+}
+
+// jwks serves the public keys that check the hosted page's signed results.
+func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	writeJSON(w, http.StatusOK, map[string]any{"keys": s.svc.JWKS()})
+}
