@@ -1,10 +1,12 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/twostep/twostep/internal/browsertest"
 	"github.com/twostep/twostep/internal/providertest"
 	"github.com/twostep/twostep/internal/storetest"
+	"github.com/twostep/twostep/internal/twostep"
 )
 
 // freeAddr returns a local address nobody listens on now.
@@ -258,5 +261,125 @@ func TestConsoleInABrowser(t *testing.T) {
 	// Sign out ends the session.
 	b.Do(chromedp.Click(chromedp.CSS(".header form button")), chromedp.WaitVisible(chromedp.ID("email")))
 	b.Do(chromedp.Navigate(r.srv.URL+"/admin/2fa"), chromedp.WaitVisible(chromedp.ID("email")))
+	r.srv.stop(t)
+}
+
+// TestHostedPageInABrowser walks the hosted verification page: a wrong
+// code, the code again by email, the responsible contact after three
+// wrong codes, and the redirect to the return URL with a signed result
+// that verifies against the JWKS. Expired and locked pages follow.
+func TestHostedPageInABrowser(t *testing.T) {
+	b := browsertest.Start(t)
+	r := newConsoleRig(t, "TWOSTEP_CODE_TTL=4s")
+	r.api.must(200, "PATCH", "/v1/companies/"+r.company+"/settings", map[string]any{"delivery_method": "sms_then_email"})
+	anna := r.users["Anna Ozola"]
+	start := func(user string) map[string]any {
+		return r.api.must(201, "POST", "/v1/companies/"+r.company+"/users/"+user+"/challenges",
+			map[string]any{"app": "web", "ip": "203.0.113.5", "return_url": r.returnTo + "/signed-in?state=abc"})
+	}
+	ch := start(anna)
+	verifyURL, _ := ch["verify_url"].(string)
+	if !strings.HasPrefix(verifyURL, r.srv.URL+"/verify/") {
+		t.Fatalf("verify_url %q", verifyURL)
+	}
+	sms := smsCode(t, r.twilio, "+37120000002", 0)
+
+	b.Do(chromedp.Navigate(verifyURL), chromedp.WaitVisible(chromedp.ID("code")))
+	if h := b.Text("h1"); h != "Check your phone" || !strings.Contains(b.Text("main"), "ending in 02") {
+		t.Errorf("heading %q; page %q", h, b.Text("main"))
+	}
+	attrs := browsertest.Get(b, chromedp.Attributes(chromedp.ID("code")))
+	if attrs["autocomplete"] != "one-time-code" || attrs["inputmode"] != "numeric" || attrs["type"] != "text" {
+		t.Errorf("code field %v", attrs)
+	}
+	b.Check("verify")
+
+	// A wrong code: the error says how many attempts are left.
+	b.Do(chromedp.SendKeys(chromedp.ID("code"), other(sms)), chromedp.Click(chromedp.CSS("main form button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS(".error-summary")))
+	if e := b.Text(".error-summary"); !strings.Contains(e, "That code is not correct. You have 2 attempts left.") {
+		t.Errorf("wrong code: %q", e)
+	}
+	b.Check("verify-wrong-code")
+
+	// Email is offered now; the button appears when the countdown ends.
+	b.Do(chromedp.WaitVisible(chromedp.CSS(`input[name=channel][value=email] + button`)))
+	b.Do(chromedp.Click(chromedp.CSS(`input[name=channel][value=email] + button`)), chromedp.WaitVisible(chromedp.CSS(".banner")))
+	if h := b.Text("h1"); h != "Check your email" {
+		t.Errorf("after sending by email: %q", h)
+	}
+	b.Check("verify-sent-by-email")
+	email := r.emailCode(t, "anna@acme.test", 1)
+
+	// Two more wrong codes: three in a row show the responsible person.
+	for range 2 {
+		b.Do(chromedp.SetValue(chromedp.ID("code"), other(email)), chromedp.Click(chromedp.CSS("main form button[type=submit]")),
+			chromedp.WaitVisible(chromedp.CSS(".error-summary")))
+	}
+	if c := b.Text(".contact-box"); !strings.Contains(c, "Rita Berg") || !strings.Contains(c, "rita@acme.test") {
+		t.Errorf("contact after 3 wrong codes: %q", c)
+	}
+	b.Check("verify-contact")
+
+	// The right code: back to the platform with a signed result.
+	b.Do(chromedp.SetValue(chromedp.ID("code"), email), chromedp.Click(chromedp.CSS("main form button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("h1")))
+	var back string
+	select {
+	case back = <-r.returned:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no redirect to the return URL; the browser is at %s", b.URL())
+	}
+	u, _ := url.Parse(back)
+	if u.Path != "/signed-in" || u.Query().Get("state") != "abc" {
+		t.Fatalf("returned to %s", back)
+	}
+	var jwks struct{ Keys []twostep.JWK }
+	json.Unmarshal(r.api.get("/.well-known/jwks.json"), &jwks)
+	claims, err := twostep.CheckResultToken(u.Query().Get("twostep_result"), jwks.Keys, time.Now())
+	if err != nil {
+		t.Fatalf("the result does not verify against the JWKS: %v", err)
+	}
+	if claims.ChallengeID != ch["id"] || claims.UserID != anna || claims.App != "web" || claims.CompanyID != r.company ||
+		claims.Result != "approved" || claims.Issuer != r.srv.URL {
+		t.Fatalf("claims %+v", claims)
+	}
+	tampered := u.Query().Get("twostep_result")
+	tampered = tampered[:len(tampered)-4] + "AAAA"
+	if _, err := twostep.CheckResultToken(tampered, jwks.Keys, time.Now()); err == nil {
+		t.Fatal("a tampered result verified")
+	}
+
+	// An expired code.
+	ben := start(r.users["Ben Kalns"])
+	time.Sleep(4500 * time.Millisecond)
+	b.Do(chromedp.Navigate(ben["verify_url"].(string)), chromedp.WaitVisible(chromedp.CSS("h1")))
+	if !strings.Contains(b.Text("main"), "has expired. Request a new code.") {
+		t.Errorf("expired: %q", b.Text("main"))
+	}
+	b.Check("verify-expired")
+
+	// A locked user: the form is gone; the page says until when.
+	dace := r.users["Dace Liepa"]
+	page := start(dace)
+	for failures := 0; failures < 10; {
+		c := page
+		if failures > 0 {
+			c = start(dace)
+		}
+		code := smsCode(t, r.twilio, "+37120000004", failures/3)
+		for i := 0; i < 3 && failures < 10; i++ {
+			r.api.call("POST", "/v1/challenges/"+c["id"].(string)+"/verify", map[string]any{"code": other(code)})
+			failures++
+		}
+	}
+	b.Do(chromedp.Navigate(page["verify_url"].(string)), chromedp.WaitVisible(chromedp.CSS("h1")))
+	if h := b.Text("h1"); h != "Sign-in is paused" || !strings.Contains(b.Text("main"), "until") {
+		t.Errorf("locked: %q %q", h, b.Text("main"))
+	}
+	if n := browsertest.Eval[int](b, `document.querySelectorAll("#code").length`); n != 0 {
+		t.Error("the locked page still has the code field")
+	}
+	b.Check("verify-locked")
 	r.srv.stop(t)
 }

@@ -17,6 +17,7 @@ type codeStep struct {
 	ResendAction string
 	Code         string // what was typed, shown back after an error
 	CodeError    string
+	ResendError  string
 	ExpiresIn    time.Duration
 	Wait         time.Duration // until a new code may be sent
 	Expired      bool
@@ -24,6 +25,19 @@ type codeStep struct {
 	Forever      bool // locked until an admin unlocks
 	CanResend    bool
 	EmailInstead bool
+}
+
+// setErrors puts a page's errors beside the code field or the resend
+// buttons.
+func (st *codeStep) setErrors(errs []fieldError) {
+	for _, e := range errs {
+		switch e.Field {
+		case "code":
+			st.CodeError = e.Message
+		case "resend":
+			st.ResendError = e.Message
+		}
+	}
 }
 
 // newCodeStep reads a challenge at now for the code component.
@@ -160,9 +174,7 @@ func (s *Server) loginCodePage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) renderLoginCode(w http.ResponseWriter, r *http.Request, status int, v twostep.ChallengeView, p page) {
 	st := newCodeStep(v, time.Now(), "/admin/login/code", "/admin/login/resend")
 	st.Code = r.PostFormValue("code")
-	if len(p.Errors) > 0 && p.Errors[0].Field == "code" {
-		st.CodeError = p.Errors[0].Message
-	}
+	st.setErrors(p.Errors)
 	p.Title, p.Data = "Enter your code", st
 	s.render(w, r, status, "login_code", p)
 }
@@ -202,7 +214,7 @@ func (s *Server) loginResend(w http.ResponseWriter, r *http.Request) {
 	v, err := s.svc.SignInResend(r.Context(), pending, twostep.Channel(r.PostFormValue("channel")))
 	if err != nil {
 		if v, cerr := s.svc.SignInChallenge(r.Context(), pending); cerr == nil {
-			s.renderLoginCode(w, r, http.StatusTooManyRequests, v, page{Errors: []fieldError{{"code", resendError(err)}}})
+			s.renderLoginCode(w, r, http.StatusTooManyRequests, v, page{Errors: []fieldError{{"resend", resendError(err)}}})
 			return
 		}
 		seeOther(w, r, "/admin/login?m=expired")

@@ -52,7 +52,7 @@ var pageFuncs = template.FuncMap{
 		return t.UTC().Format("2 Jan 2006, 15:04 UTC")
 	},
 	"clock":    func(t time.Time) string { return t.UTC().Format("15:04 UTC") },
-	"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"iso":      func(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") },
 	"inWords":  inWords,
 	"plural":   plural,
 	"add":      func(a, b int) int { return a + b },

@@ -32,10 +32,8 @@ func (s *Server) renderVerify(w http.ResponseWriter, r *http.Request, status int
 	v := pg.Challenge
 	d := verifyData{Company: pg.Company.Name,
 		Step: newCodeStep(v, time.Now(), "/verify/"+token, "/verify/"+token+"/resend")}
-	if len(p.Errors) > 0 && p.Errors[0].Field == "code" {
-		d.Step.CodeError = p.Errors[0].Message
-		d.Step.Code = r.PostFormValue("code")
-	}
+	d.Step.setErrors(p.Errors)
+	d.Step.Code = r.PostFormValue("code")
 	if v.Status == twostep.StatusApproved {
 		d.Done = true
 		if pg.Result != "" {
@@ -86,7 +84,7 @@ func (s *Server) verifyResend(w http.ResponseWriter, r *http.Request) {
 	case pg.Challenge.ID == "":
 		s.verifyInvalid(w, r, err)
 	case err != nil:
-		s.renderVerify(w, r, http.StatusTooManyRequests, pg, page{Errors: []fieldError{{"code", resendError(err)}}})
+		s.renderVerify(w, r, http.StatusTooManyRequests, pg, page{Errors: []fieldError{{"resend", resendError(err)}}})
 	default:
 		s.renderVerify(w, r, http.StatusOK, pg, page{Banner: "We’ve sent you a new code."})
 	}
