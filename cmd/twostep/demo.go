@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/twostep/twostep/internal/twostep"
+	"github.com/twostep/twostep/internal/web"
 )
 
 // demo serves a fresh SQLite database in a temporary directory, with the
@@ -23,26 +25,35 @@ func (e *env) demo(args []string) error {
 	if err != nil {
 		return err
 	}
+	// The demo's links need the real port, so a port 0 is chosen now.
+	if host, port, err := net.SplitHostPort(cfg.Addr); err == nil && port == "0" {
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			return err
+		}
+		cfg.Addr = ln.Addr().String()
+		ln.Close()
+		cfg.PublicURL = "http://" + cfg.Addr
+	}
 	cfg.DatabaseURL = "sqlite:" + filepath.Join(dir, "twostep.db")
 	cfg.SecretFile = filepath.Join(dir, "twostep.key")
 	cfg.Email, cfg.SMS = "dev", "dev"
+	// The hosted page may return to the demo itself.
+	cfg.AllowedReturnOrigins = append(cfg.AllowedReturnOrigins, cfg.PublicURL)
 	log := e.jsonLogger(cfg)
 	if err := e.runMigrations(cfg, log); err != nil {
 		return err
 	}
-	var seedErr error
-	err = e.run(cfg, log, func(base string, a *app) {
-		var d demoData
-		if d, seedErr = seedDemo(e.ctx, a.svc); seedErr != nil {
-			log.Error("demo: seeding failed", "err", seedErr)
-			return
+	var d demoData
+	return e.run(cfg, log, func(a *app) (*web.Demo, error) {
+		var err error
+		if d, err = seedDemo(e.ctx, a.svc); err != nil {
+			return nil, err
 		}
-		d.print(e.stdout, base, dir)
+		return &web.Demo{CompanyID: d.Company.ID, UserID: d.Users[1].ID}, nil
+	}, func(base string) {
+		d.print(e.stdout, cfg.PublicURL, dir)
 	})
-	if err == nil {
-		err = seedErr
-	}
-	return err
 }
 
 // demoUser is a sample user and whether their 2FA is on.
@@ -55,9 +66,10 @@ type demoUser struct {
 
 // demoData is what the demo made.
 type demoData struct {
-	Key     string
-	Company twostep.Company
-	Users   []demoUser
+	Key       string
+	Company   twostep.Company
+	Users     []demoUser
+	SetupLink string // the admin's set-up token
 }
 
 // seedDemo makes the sample company: codes by SMS first with email as
@@ -99,6 +111,9 @@ func seedDemo(ctx context.Context, svc *twostep.Service) (demoData, error) {
 	if d.Company.Settings, err = svc.UpdateSettings(ctx, admin, d.Company.ID, p); err != nil {
 		return d, err
 	}
+	if _, d.SetupLink, err = svc.CreateAdmin(ctx, d.Company.ID, d.Users[0].Email); err != nil {
+		return d, err
+	}
 	return d, nil
 }
 
@@ -107,20 +122,21 @@ func (d demoData) print(w interface{ Write([]byte) (int, error) }, base, dir str
 	anna := d.Users[1]
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nTwostep demo is running at %s (SQLite in %s).\n\n", base, dir)
-	fmt.Fprintf(&b, "  Dev inbox, where codes arrive:  %s/dev/inbox\n", base)
-	fmt.Fprintf(&b, "  API description:                %s/openapi.json\n", base)
-	fmt.Fprintf(&b, "  Company:                        %s  %s (SMS first, email as backup)\n", d.Company.ID, d.Company.Name)
+	fmt.Fprintf(&b, "Where to click:\n")
+	fmt.Fprintf(&b, "  1. Dev inbox — every code lands here:    %s/dev/inbox\n", base)
+	fmt.Fprintf(&b, "  2. Sign in as %s, as the user would:    %s/dev/try\n", anna.Name, base)
+	fmt.Fprintf(&b, "     (the hosted page: type the code from the inbox; a wrong one first shows the rules at work)\n")
+	fmt.Fprintf(&b, "  3. The admin console, as %s:         %s/admin/setup/%s\n", d.Users[0].Name, base, d.SetupLink)
+	fmt.Fprintf(&b, "     (choose a password, sign in with %s and the code from the inbox, then open the settings icon)\n\n", d.Users[0].Email)
+	fmt.Fprintf(&b, "Company %s %s (SMS first, email as backup). Users:\n", d.Company.ID, d.Company.Name)
 	for _, u := range d.Users {
-		fmt.Fprintf(&b, "  User:                           %s  %-11s web 2FA %-3s manager 2FA %s\n",
-			u.ID, u.Name, onOff(u.TwoFA.Web), onOff(u.TwoFA.Manager))
+		fmt.Fprintf(&b, "  %s  %-11s web 2FA %-3s manager 2FA %s\n", u.ID, u.Name, onOff(u.TwoFA.Web), onOff(u.TwoFA.Manager))
 	}
-	fmt.Fprintf(&b, "\nTry a sign-in's second step for %s:\n\n", anna.Name)
+	fmt.Fprintf(&b, "\nThe JSON API (described at %s/openapi.json), with this key:\n", base)
 	fmt.Fprintf(&b, "  export KEY=%s\n", d.Key)
 	fmt.Fprintf(&b, "  curl -s -X POST %s/v1/companies/%s/users/%s/challenges -H \"Authorization: Bearer $KEY\" -d '{\"app\":\"web\"}'\n",
 		base, d.Company.ID, anna.ID)
-	fmt.Fprintf(&b, "  # open the dev inbox for the code, then, with the challenge's id:\n")
 	fmt.Fprintf(&b, "  curl -s -X POST %s/v1/challenges/CHALLENGE_ID/verify -H \"Authorization: Bearer $KEY\" -d '{\"code\":\"123456\"}'\n", base)
-	fmt.Fprintf(&b, "  # a wrong code first makes email available: resend with '{\"channel\":\"email\"}' at /resend\n")
 	fmt.Fprintf(&b, "  curl -s %s/v1/companies/%s/audit-events -H \"Authorization: Bearer $KEY\"\n\n", base, d.Company.ID)
 	fmt.Fprintf(&b, "Stop with Ctrl-C. The API key above is the last line of its own:\n%s\n", d.Key)
 	w.Write([]byte(b.String()))

@@ -82,4 +82,47 @@ func TestDemo(t *testing.T) {
 	if err != nil || res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
 		t.Fatalf("dev inbox page: %v %v", res, err)
 	}
+
+	// The hosted page, as the demo's step 2 has it: /dev/try opens a
+	// sign-in; the code from the inbox goes back to /dev/return, which
+	// checks the signed result.
+	try := regexp.MustCompile(`(http://\S+/dev/try)`).FindStringSubmatch(text)[1]
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err = client.Get(try)
+	if err != nil || res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("/dev/try: %v %v", res, err)
+	}
+	page := base + res.Header.Get("Location")
+	code = ""
+	providertest.WaitFor(t, 10*time.Second, "the second code", func() bool {
+		res, err := http.Get(inbox + "?format=json")
+		if err != nil {
+			return false
+		}
+		defer res.Body.Close()
+		var got struct{ Messages []struct{ Text string } }
+		json.NewDecoder(res.Body).Decode(&got)
+		if len(got.Messages) > 1 {
+			code = providertest.Code(got.Messages[0].Text)
+		}
+		return code != ""
+	})
+	req, _ := http.NewRequest("POST", page, strings.NewReader("code="+code))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	res, err = client.Do(req)
+	if err != nil || res.StatusCode != http.StatusSeeOther || !strings.Contains(res.Header.Get("Location"), "/dev/return?twostep_result=") {
+		t.Fatalf("the hosted page: %v %v", res, err)
+	}
+	res, err = http.Get(res.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(back), "The signed result verified") {
+		t.Fatalf("/dev/return: %s", back)
+	}
+	if !strings.Contains(text, "/admin/setup/") {
+		t.Fatalf("the demo prints no admin set-up link:\n%s", text)
+	}
 }

@@ -33,7 +33,7 @@ func (e *env) serve(args []string) error {
 			return err
 		}
 	}
-	return e.run(cfg, log, nil)
+	return e.run(cfg, log, nil, nil)
 }
 
 func (e *env) jsonLogger(cfg config.Config) *slog.Logger {
@@ -41,9 +41,10 @@ func (e *env) jsonLogger(cfg config.Config) *slog.Logger {
 }
 
 // run is the server's body, shared by serve and demo: the store, the
-// service, the senders and their outbox worker, and HTTP. ready, if not
-// nil, is called with the base URL and the open app once it listens.
-func (e *env) run(cfg config.Config, log *slog.Logger, ready func(base string, a *app)) error {
+// service, the senders and their outbox worker, and HTTP. setup, if not
+// nil, runs on the open app before HTTP starts and may return the demo's
+// sign-in target; ready, if not nil, is called once the server listens.
+func (e *env) run(cfg config.Config, log *slog.Logger, setup func(a *app) (*web.Demo, error), ready func(base string)) error {
 	var worker *delivery.Worker
 	a, err := e.open(cfg, log, true, func() { worker.Notify() })
 	if err != nil {
@@ -67,14 +68,20 @@ func (e *env) run(cfg config.Config, log *slog.Logger, ready func(base string, a
 	go func() { worker.Run(wctx); close(workerDone) }()
 	defer func() { stopWorker(); <-workerDone }()
 
+	var demo *web.Demo
+	if setup != nil {
+		if demo, err = setup(a); err != nil {
+			return err
+		}
+	}
 	srv, err := web.New(web.Config{Service: a.svc, Ready: a.db, Log: log, Metrics: m, Inbox: senders.Inbox, OpenAPI: api.OpenAPI,
-		PublicURL: cfg.PublicURL})
+		PublicURL: cfg.PublicURL, Demo: demo})
 	if err != nil {
 		return err
 	}
 	return listenAndServe(e.ctx, cfg.Addr, srv, log, cfg.PublicURL, a.db.Dialect(), func(addr string) {
 		if ready != nil {
-			ready("http://"+addr, a)
+			ready("http://" + addr)
 		}
 	})
 }

@@ -107,10 +107,10 @@ func TestWorkerDeliversThroughProviders(t *testing.T) {
 		if _, res, err := r.svc.Verify(ctx, r.caller, v.ID, providertest.Code(emails[0].Text)); err != nil || res != twostep.ResultApproved {
 			t.Fatalf("the emailed code: %s %v", res, err)
 		}
-		got, _ := r.svc.Challenge(ctx, r.caller, v.ID)
-		if got.Delivery != (twostep.Delivery{Status: twostep.DeliverySent, Channel: twostep.ChannelEmail}) {
-			t.Fatalf("delivery %+v", got.Delivery)
-		}
+		providertest.WaitFor(t, 5*time.Second, "delivery sent by email", func() bool {
+			got, _ := r.svc.Challenge(ctx, r.caller, v.ID)
+			return got.Delivery == twostep.Delivery{Status: twostep.DeliverySent, Channel: twostep.ChannelEmail}
+		})
 		if n := testutil.ToFloat64(r.metrics.Sends.WithLabelValues("sms", "sent")); n != 1 {
 			t.Fatalf("sms sent metric %v", n)
 		}
@@ -132,10 +132,11 @@ func TestWorkerRetriesUntilTheProviderIsBack(t *testing.T) {
 		r.twilio.Fail(0)
 		providertest.WaitFor(t, 10*time.Second, "every SMS", func() bool { return len(r.twilio.Messages()) == 5 })
 		for _, v := range views {
-			got, _ := r.svc.Challenge(ctx, r.caller, v.ID)
-			if got.Delivery.Status != twostep.DeliverySent {
-				t.Fatalf("challenge %s: delivery %+v", v.ID, got.Delivery)
-			}
+			// The provider has it; the worker records that just after.
+			providertest.WaitFor(t, 5*time.Second, "delivery status sent", func() bool {
+				got, _ := r.svc.Challenge(ctx, r.caller, v.ID)
+				return got.Delivery.Status == twostep.DeliverySent
+			})
 		}
 		if n := testutil.ToFloat64(r.metrics.Sends.WithLabelValues("sms", "retry")); n < 10 {
 			t.Fatalf("retry metric %v", n)

@@ -5,8 +5,10 @@ import (
 	"encoding/base64"
 	"html/template"
 	"net/http"
+	"time"
 
 	"github.com/twostep/twostep/internal/delivery"
+	"github.com/twostep/twostep/internal/twostep"
 )
 
 // devInboxStyle is the dev inbox's only style; the page's CSP names its
@@ -49,4 +51,43 @@ func (s *Server) devInbox(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Security-Policy", devInboxCSP)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	devInboxPage.Execute(w, msgs)
+}
+
+// Demo is the demo's sign-in target: /dev/try starts a challenge for this
+// user and sends the browser to its hosted page, which returns to
+// /dev/return.
+type Demo struct {
+	CompanyID string
+	UserID    string
+}
+
+// devTry starts a demo sign-in and opens its hosted page.
+func (s *Server) devTry(w http.ResponseWriter, r *http.Request) {
+	res, err := s.svc.CreateChallenge(r.Context(), twostep.Caller{Scope: s.demo.CompanyID, IP: clientIP(r), UserAgent: userAgent(r)},
+		s.demo.CompanyID, s.demo.UserID, twostep.NewChallenge{App: string(twostep.AppWeb), IP: clientIP(r),
+			UserAgent: userAgent(r), ReturnURL: s.public + "/dev/return"})
+	if err != nil {
+		s.render(w, r, http.StatusTooManyRequests, "message", page{Title: "Could not start", NoHeader: true, Data: message{
+			Heading: "The demo sign-in could not start", Paragraphs: []string{twostep.AsError(err).Message},
+			Link: "/dev/inbox", LinkText: "Go to the dev inbox"}})
+		return
+	}
+	seeOther(w, r, "/verify/"+res.VerifyToken)
+}
+
+// devReturn plays the platform: it checks the signed result against the
+// JWKS, as a platform would, and shows what it says.
+func (s *Server) devReturn(w http.ResponseWriter, r *http.Request) {
+	claims, err := twostep.CheckResultToken(r.URL.Query().Get("twostep_result"), s.svc.JWKS(), time.Now())
+	d := message{Heading: "Back at the platform", Link: "/dev/try", LinkText: "Sign in again"}
+	if err != nil {
+		d.Paragraphs = []string{"The signed result did not verify: " + err.Error() + "."}
+	} else {
+		d.Paragraphs = []string{
+			"The signed result verified against " + s.public + "/.well-known/jwks.json.",
+			"Challenge " + claims.ChallengeID + ": user " + claims.UserID + " passed the second step for the " +
+				claims.App.Title() + " at " + claims.ApprovedAt + ".",
+		}
+	}
+	s.render(w, r, http.StatusOK, "message", page{Title: "Signed in", NoHeader: true, Data: d})
 }

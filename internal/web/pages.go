@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nyaruka/phonenumbers"
+
 	"github.com/twostep/twostep/internal/twostep"
 )
 
@@ -58,7 +60,17 @@ var pageFuncs = template.FuncMap{
 	"add":      func(a, b int) int { return a + b },
 	"lastTwo":  func(s string) string { return s[max(0, len(s)-2):] },
 	"telHref":  func(s string) template.URL { return template.URL("tel:" + s) },
+	"phone":    formatPhone,
 	"mailHref": func(s string) template.URL { return template.URL("mailto:" + url.PathEscape(s)) },
+}
+
+// formatPhone shows an E.164 number the way people write it: +371 2000 0001.
+func formatPhone(s string) string {
+	n, err := phonenumbers.Parse(s, "")
+	if err != nil {
+		return s
+	}
+	return phonenumbers.Format(n, phonenumbers.INTERNATIONAL)
 }
 
 // inWords says a duration as people do: "5 minutes", "1 minute", "30 seconds".

@@ -30,6 +30,7 @@ type Server struct {
 	inbox   *delivery.DevInbox
 	openAPI []byte
 	public  string
+	demo    *Demo
 	pages   templates
 	mux     *http.ServeMux
 	api     *http.ServeMux // the /v1 routes
@@ -50,6 +51,8 @@ type Config struct {
 	OpenAPI []byte // the document served at /openapi.json
 	// PublicURL is the base of the hosted page's links (verify_url).
 	PublicURL string
+	// Demo, with a dev sender, adds /dev/try and /dev/return.
+	Demo *Demo
 }
 
 // New returns a Server with its routes. It fails when a page template
@@ -60,7 +63,7 @@ func New(c Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{svc: c.Service, ready: c.Ready, log: c.Log, metrics: c.Metrics, inbox: c.Inbox,
-		openAPI: c.OpenAPI, public: strings.TrimRight(c.PublicURL, "/"), pages: pages,
+		openAPI: c.OpenAPI, public: strings.TrimRight(c.PublicURL, "/"), demo: c.Demo, pages: pages,
 		mux: http.NewServeMux(), api: http.NewServeMux()}
 	s.routes()
 	// Every state-changing request from a browser must come from this
@@ -103,6 +106,10 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /metrics", s.metrics.Handler())
 	if s.inbox != nil {
 		s.mux.HandleFunc("GET /dev/inbox", s.devInbox)
+		if s.demo != nil {
+			s.mux.HandleFunc("GET /dev/try", s.devTry)
+			s.mux.HandleFunc("GET /dev/return", s.devReturn)
+		}
 	}
 	s.mux.Handle("GET /static/", s.static())
 	s.mux.HandleFunc("GET /.well-known/jwks.json", s.jwks)

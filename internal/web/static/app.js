@@ -45,7 +45,8 @@
     parts.forEach(function (p) {
       if (p.type === "timeZoneName") { zone = p.value; } else if (p.type !== "literal" || time) { time += p.value; }
     });
-    el.textContent = time.trim() + (zone ? " (" + zone.replace("GMT", "UTC") + ")" : "");
+    zone = zone.replace("GMT", "UTC").replace(/^UTC\+0$/, "UTC");
+    el.textContent = time.trim() + (zone ? " (" + zone + ")" : "");
   });
 
   // The resend countdown: the words change every second, but screen

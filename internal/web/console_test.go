@@ -1,0 +1,420 @@
+package web_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twostep/twostep/api"
+	"github.com/twostep/twostep/internal/metrics"
+	"github.com/twostep/twostep/internal/store"
+	"github.com/twostep/twostep/internal/storetest"
+	"github.com/twostep/twostep/internal/twostep"
+	"github.com/twostep/twostep/internal/web"
+)
+
+// consoleServer is a TLS test server (the console's cookies are Secure)
+// over a store whose clock the test moves.
+type consoleServer struct {
+	*httptest.Server
+	svc     *twostep.Service
+	db      *store.DB
+	now     time.Time
+	mu      sync.Mutex
+	company string
+	admin   twostep.User
+}
+
+const adminPassword = "correct horse battery staple"
+
+func newConsoleServer(t *testing.T, dbURL string) *consoleServer {
+	t.Helper()
+	cs := &consoleServer{db: storetest.Open(t, dbURL), now: time.Now().UTC()}
+	cs.db.SetClock(cs.clock)
+	cs.svc = twostep.NewService(cs.db, twostep.Options{AuditKey: []byte("a"), CodeKey: []byte("c"),
+		OutboxKey: []byte("0123456789abcdef0123456789abcdef"), CodeTTL: 5 * time.Minute, ResendCooldown: 30 * time.Second,
+		Signer: twostep.NewResultSigner(make([]byte, 32), "https://2fa.example.com")})
+	ws, err := web.New(web.Config{Service: cs.svc, Ready: cs.db, Metrics: metrics.New(cs.svc.OutboxDepth), OpenAPI: api.OpenAPI,
+		Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs.Server = httptest.NewTLSServer(ws)
+	t.Cleanup(cs.Close)
+	ctx := context.Background()
+	platform := twostep.Caller{KeyID: "key_t", KeyName: "t"}
+	co, err := cs.svc.CreateCompany(ctx, platform, "Acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs.company = co.ID
+	user, token, err := cs.svc.CreateAdmin(ctx, co.ID, "rita@acme.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs.admin = user
+	if err := cs.svc.CompleteSetup(ctx, token, adminPassword); err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+func (cs *consoleServer) clock() time.Time {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return cs.now
+}
+
+func (cs *consoleServer) advance(d time.Duration) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	cs.now = cs.now.Add(d)
+}
+
+// browser is a client with cookies that does not follow redirects, so the
+// tests see each answer: a browser without JavaScript.
+func (cs *consoleServer) browser(t *testing.T) *http.Client {
+	jar, _ := cookiejar.New(nil)
+	c := cs.Client()
+	c.Jar = jar
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return c
+}
+
+// post sends a form as the site's own page would (same origin).
+func post(t *testing.T, c *http.Client, target string, form url.Values) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest("POST", target, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func get(t *testing.T, c *http.Client, target string) (*http.Response, string) {
+	t.Helper()
+	res, err := c.Get(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res, string(b)
+}
+
+func body(res *http.Response) string {
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return string(b)
+}
+
+// signIn passes the password and the code; it returns the session cookie.
+func (cs *consoleServer) signIn(t *testing.T, c *http.Client) *http.Cookie {
+	t.Helper()
+	res := post(t, c, cs.URL+"/admin/login", url.Values{"email": {"rita@acme.test"}, "password": {adminPassword}})
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin/login/code" {
+		t.Fatalf("password step: %d %s", res.StatusCode, body(res))
+	}
+	res.Body.Close()
+	code := ""
+	msgs, _ := cs.svc.ClaimMessages(context.Background(), 10, time.Minute)
+	for _, m := range msgs {
+		cs.svc.MessageSent(context.Background(), m.ID, "t")
+		code = m.Code
+	}
+	res = post(t, c, cs.URL+"/admin/login/code", url.Values{"code": {code}})
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin/2fa" {
+		t.Fatalf("code step: %d %s", res.StatusCode, body(res))
+	}
+	res.Body.Close()
+	for _, ck := range res.Cookies() {
+		if ck.Name == "__Host-twostep" {
+			return ck
+		}
+	}
+	t.Fatal("no session cookie")
+	return nil
+}
+
+func TestConsoleSessions(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, dbURL string) {
+		cs := newConsoleServer(t, dbURL)
+		c := cs.browser(t)
+
+		t.Run("CookiesAreHostOnlySecureHttpOnlyLax", func(t *testing.T) {
+			res := post(t, c, cs.URL+"/admin/login", url.Values{"email": {"rita@acme.test"}, "password": {adminPassword}})
+			res.Body.Close()
+			pending := res.Cookies()[0]
+			if pending.Name != "__Host-twostep-signin" || !pending.Secure || !pending.HttpOnly ||
+				pending.SameSite != http.SameSiteLaxMode || pending.Path != "/" || pending.Domain != "" {
+				t.Fatalf("pending cookie %+v", pending)
+			}
+			// The state between password and code grants nothing.
+			if res, _ := get(t, c, cs.URL+"/admin/2fa"); res.StatusCode != http.StatusSeeOther ||
+				!strings.HasPrefix(res.Header.Get("Location"), "/admin/login") {
+				t.Fatalf("the console after the password alone: %d", res.StatusCode)
+			}
+			forged := cs.browser(t)
+			u, _ := url.Parse(cs.URL)
+			forged.Jar.SetCookies(u, []*http.Cookie{{Name: "__Host-twostep", Value: pending.Value, Path: "/", Secure: true}})
+			if res, _ := get(t, forged, cs.URL+"/admin/2fa"); res.StatusCode != http.StatusSeeOther {
+				t.Fatalf("the pending token as a session: %d", res.StatusCode)
+			}
+		})
+
+		t.Run("SignInRotatesTheSessionID", func(t *testing.T) {
+			session := cs.signIn(t, c)
+			if len(session.Value) < 43 || !session.Secure || !session.HttpOnly || session.SameSite != http.SameSiteLaxMode {
+				t.Fatalf("session cookie %+v (a token of at least 256 bits is 43 characters)", session)
+			}
+			again := cs.signIn(t, cs.browser(t))
+			if again.Value == session.Value {
+				t.Fatal("two sign-ins got the same session id")
+			}
+			if res, page := get(t, c, cs.URL+"/admin/2fa"); res.StatusCode != 200 || !strings.Contains(page, "Two-factor authentication") {
+				t.Fatalf("signed in: %d", res.StatusCode)
+			}
+		})
+
+		t.Run("PagesSendSecurityHeaders", func(t *testing.T) {
+			res, _ := get(t, c, cs.URL+"/admin/2fa")
+			csp := res.Header.Get("Content-Security-Policy")
+			if strings.Contains(csp, "unsafe-inline") || !strings.Contains(csp, "script-src 'self'") ||
+				!strings.Contains(csp, "frame-ancestors 'none'") || res.Header.Get("X-Content-Type-Options") != "nosniff" ||
+				res.Header.Get("Referrer-Policy") != "no-referrer" || res.Header.Get("Cache-Control") != "no-store" {
+				t.Fatalf("headers %v", res.Header)
+			}
+		})
+
+		t.Run("CrossSitePostIsRefused", func(t *testing.T) {
+			req, _ := http.NewRequest("POST", cs.URL+"/admin/2fa/settings/defaults", strings.NewReader("web=on&manager=on"))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Sec-Fetch-Site", "cross-site")
+			res, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusForbidden {
+				t.Fatalf("cross-site POST: %d", res.StatusCode)
+			}
+			req, _ = http.NewRequest("POST", cs.URL+"/admin/2fa/settings/defaults", strings.NewReader("web=on&manager=on"))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Origin", "https://evil.example")
+			res, _ = c.Do(req)
+			res.Body.Close()
+			if res.StatusCode != http.StatusForbidden {
+				t.Fatalf("POST from another origin: %d", res.StatusCode)
+			}
+			co, _ := cs.svc.Company(context.Background(), twostep.Caller{}, cs.company)
+			if co.Settings.Defaults.Web || co.Settings.Defaults.Manager {
+				t.Fatal("a refused cross-site POST changed the settings")
+			}
+		})
+
+		t.Run("WithoutJavaScriptTurningOffAsksFirst", func(t *testing.T) {
+			action := cs.URL + "/admin/2fa/users/" + cs.admin.ID + "/twofa/web"
+			res := post(t, c, action, url.Values{"enabled": {"true"}, "return": {"/admin/2fa"}})
+			res.Body.Close()
+			if res.StatusCode != http.StatusSeeOther || !strings.Contains(res.Header.Get("Location"), "done=on") {
+				t.Fatalf("turning on: %d %s", res.StatusCode, res.Header.Get("Location"))
+			}
+			res = post(t, c, action, url.Values{"enabled": {"false"}, "return": {"/admin/2fa"}})
+			if page := body(res); res.StatusCode != 200 || !strings.Contains(page, "Keep it on") {
+				t.Fatalf("turning off without confirming: %d", res.StatusCode)
+			}
+			u, _ := cs.svc.User(context.Background(), twostep.Caller{}, cs.company, cs.admin.ID)
+			if !u.TwoFA.Web {
+				t.Fatal("asking first changed the switch already")
+			}
+			res = post(t, c, action, url.Values{"enabled": {"false"}, "confirm": {"yes"}, "return": {"//evil.example/"}})
+			res.Body.Close()
+			if loc := res.Header.Get("Location"); !strings.HasPrefix(loc, "/admin/2fa?") {
+				t.Fatalf("return to another site: %s", loc)
+			}
+			u, _ = cs.svc.User(context.Background(), twostep.Caller{}, cs.company, cs.admin.ID)
+			if u.TwoFA.Web {
+				t.Fatal("the confirmed switch did not turn off")
+			}
+			events, _, _ := cs.svc.AuditEvents(context.Background(), twostep.Caller{}, cs.company, twostep.AuditFilter{Limit: 1})
+			if events[0].Action != twostep.ActionTwoFADisabled || events[0].Actor.ID != cs.admin.ID {
+				t.Fatalf("the console's change is not audited with the admin as User: %+v", events[0])
+			}
+		})
+
+		t.Run("IdleAndAbsoluteExpiry", func(t *testing.T) {
+			c := cs.browser(t)
+			cs.signIn(t, c)
+			cs.advance(twostep.SessionIdle - time.Minute)
+			if res, _ := get(t, c, cs.URL+"/admin/2fa"); res.StatusCode != 200 {
+				t.Fatalf("within the idle time: %d", res.StatusCode)
+			}
+			cs.advance(twostep.SessionIdle + time.Second)
+			if res, _ := get(t, c, cs.URL+"/admin/2fa"); res.StatusCode != http.StatusSeeOther ||
+				!strings.Contains(res.Header.Get("Location"), "expired") {
+				t.Fatalf("after the idle time: %d", res.StatusCode)
+			}
+			c = cs.browser(t)
+			cs.signIn(t, c)
+			for range int(twostep.SessionAbsolute/(20*time.Minute)) + 1 {
+				cs.advance(20 * time.Minute)
+				get(t, c, cs.URL+"/admin/2fa")
+			}
+			if res, _ := get(t, c, cs.URL+"/admin/2fa"); res.StatusCode != http.StatusSeeOther {
+				t.Fatalf("after the absolute time, though active: %d", res.StatusCode)
+			}
+		})
+
+		t.Run("SignOutEndsTheSession", func(t *testing.T) {
+			c := cs.browser(t)
+			session := cs.signIn(t, c)
+			post(t, c, cs.URL+"/admin/logout", nil).Body.Close()
+			replay := cs.browser(t)
+			u, _ := url.Parse(cs.URL)
+			replay.Jar.SetCookies(u, []*http.Cookie{session})
+			if res, _ := get(t, replay, cs.URL+"/admin/2fa"); res.StatusCode != http.StatusSeeOther {
+				t.Fatalf("the old session after sign-out: %d", res.StatusCode)
+			}
+		})
+	})
+}
+
+// TestSignInFailuresLookAlike: an unknown email, a wrong password and a
+// locked account get the same status and the same page (SECURITY 19).
+func TestSignInFailuresLookAlike(t *testing.T) {
+	cs := newConsoleServer(t, storetest.SQLiteURL(t))
+	ctx := context.Background()
+	// Lock the admin's Web application sign-in: ten wrong codes.
+	if _, err := cs.svc.SetTwoFA(ctx, twostep.Caller{}, cs.company, cs.admin.ID, twostep.AppWeb, true); err != nil {
+		t.Fatal(err)
+	}
+	for failures := 0; failures < twostep.LockAfter; {
+		res, err := cs.svc.CreateChallenge(ctx, twostep.Caller{}, cs.company, cs.admin.ID, twostep.NewChallenge{App: "web"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 3 && failures < twostep.LockAfter; i++ {
+			cs.svc.Verify(ctx, twostep.Caller{}, res.ID, "000000")
+			failures++
+		}
+	}
+	answer := func(email, password string) (int, string) {
+		res := post(t, cs.browser(t), cs.URL+"/admin/login", url.Values{"email": {email}, "password": {password}})
+		return res.StatusCode, body(res)
+	}
+	wantStatus, wantPage := answer("nobody@acme.test", "some password here")
+	for _, tc := range []struct{ name, email, password string }{
+		{"WrongPassword", "rita@acme.test", "not the password at all"},
+		{"LockedAccount", "rita@acme.test", adminPassword},
+		{"UnknownEmailAgain", "someone@else.test", "x"},
+	} {
+		status, page := answer(tc.email, tc.password)
+		// The page shows back the email typed; compare the rest.
+		strip := regexp.MustCompile(`value="[^"]*"`)
+		if status != wantStatus || strip.ReplaceAllString(page, "") != strip.ReplaceAllString(wantPage, "") {
+			t.Errorf("%s: %d; an unknown email: %d, and the pages differ", tc.name, status, wantStatus)
+		}
+	}
+}
+
+func TestSignInIsRateLimited(t *testing.T) {
+	cs := newConsoleServer(t, storetest.SQLiteURL(t))
+	c := cs.browser(t)
+	for i := range twostep.SignInsPerEmail {
+		res := post(t, c, cs.URL+"/admin/login", url.Values{"email": {"rita@acme.test"}, "password": {"wrong password " + string(rune('a'+i))}})
+		res.Body.Close()
+	}
+	res := post(t, c, cs.URL+"/admin/login", url.Values{"email": {"rita@acme.test"}, "password": {adminPassword}})
+	if page := body(res); res.StatusCode != http.StatusTooManyRequests || !strings.Contains(page, "Too many sign-in attempts") {
+		t.Fatalf("the 11th try in 15 minutes: %d", res.StatusCode)
+	}
+	cs.advance(16 * time.Minute)
+	res = post(t, c, cs.URL+"/admin/login", url.Values{"email": {"rita@acme.test"}, "password": {adminPassword}})
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("after the window: %d", res.StatusCode)
+	}
+}
+
+func TestSetupLinkWorksOnce(t *testing.T) {
+	cs := newConsoleServer(t, storetest.SQLiteURL(t))
+	ctx := context.Background()
+	_, token, err := cs.svc.CreateAdmin(ctx, cs.company, "ben@acme.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cs.browser(t)
+	link := cs.URL + "/admin/setup/" + token
+	res := post(t, c, link, url.Values{"password": {"short"}, "confirm": {"short"}})
+	if page := body(res); res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, "at least 12 characters") {
+		t.Fatalf("a short password: %d", res.StatusCode)
+	}
+	res = post(t, c, link, url.Values{"password": {"a much longer passphrase"}, "confirm": {"a much longer passphrase"}})
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("set-up: %d", res.StatusCode)
+	}
+	if res, _ := get(t, c, link); res.StatusCode != http.StatusNotFound {
+		t.Fatalf("the link a second time: %d", res.StatusCode)
+	}
+	_, token, _ = cs.svc.CreateAdmin(ctx, cs.company, "ben@acme.test")
+	cs.advance(twostep.SetupLinkTTL + time.Minute)
+	if res, _ := get(t, c, cs.URL+"/admin/setup/"+token); res.StatusCode != http.StatusNotFound {
+		t.Fatalf("an expired link: %d", res.StatusCode)
+	}
+}
+
+// TestHostedPageWithoutJavaScript submits the hosted page's form as a
+// browser without JavaScript does and follows it back to the platform.
+func TestHostedPageWithoutJavaScript(t *testing.T) {
+	cs := newConsoleServer(t, storetest.SQLiteURL(t))
+	ctx := context.Background()
+	var p twostep.SettingsPatch
+	p.AllowedReturnOrigins = twostep.Some([]string{"https://app.acme.test"})
+	if _, err := cs.svc.UpdateSettings(ctx, twostep.Caller{}, cs.company, p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.svc.SetTwoFA(ctx, twostep.Caller{}, cs.company, cs.admin.ID, twostep.AppManager, true); err != nil {
+		t.Fatal(err)
+	}
+	res, err := cs.svc.CreateChallenge(ctx, twostep.Caller{}, cs.company, cs.admin.ID,
+		twostep.NewChallenge{App: "manager", ReturnURL: "https://app.acme.test/back?x=1"})
+	if err != nil || res.VerifyToken == "" {
+		t.Fatalf("%+v %v", res, err)
+	}
+	msgs, _ := cs.svc.ClaimMessages(ctx, 10, time.Minute)
+	code := msgs[0].Code
+	c := cs.browser(t)
+	page := cs.URL + "/verify/" + res.VerifyToken
+	r, html := get(t, c, page)
+	if r.StatusCode != 200 || !strings.Contains(html, `autocomplete="one-time-code"`) ||
+		!strings.Contains(r.Header.Get("Content-Security-Policy"), "form-action 'self' https://app.acme.test") {
+		t.Fatalf("the page: %d %v", r.StatusCode, r.Header)
+	}
+	r = post(t, c, page, url.Values{"code": {"12-34"}})
+	if html := body(r); r.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(html, "<title>Error: ") ||
+		!strings.Contains(html, "6 digits") {
+		t.Fatalf("a short code: %d", r.StatusCode)
+	}
+	r = post(t, c, page, url.Values{"code": {" " + code[:3] + "-" + code[3:] + " "}})
+	r.Body.Close()
+	loc, _ := url.Parse(r.Header.Get("Location"))
+	if r.StatusCode != http.StatusSeeOther || loc.Host != "app.acme.test" || loc.Query().Get("x") != "1" || loc.Query().Get("twostep_result") == "" {
+		t.Fatalf("after the code: %d %s", r.StatusCode, r.Header.Get("Location"))
+	}
+	if r, _ := get(t, c, cs.URL+"/verify/not-a-token"); r.StatusCode != http.StatusNotFound {
+		t.Fatalf("a made-up token: %d", r.StatusCode)
+	}
+}
