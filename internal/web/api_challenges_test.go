@@ -107,6 +107,25 @@ func TestChallengeAPI(t *testing.T) {
 			c.must(200, "GET", "/v1/challenges/"+id, nil)
 		})
 
+		t.Run("ReturnURLGivesAHostedPage", func(t *testing.T) {
+			r := c.do("POST", start, map[string]any{"app": "web", "return_url": "https://app.acme.test/done"})
+			if code, field := r.ErrorCode(t); r.Status != 422 || field != "return_url" {
+				t.Fatalf("an origin not allowed: %d %s %s", r.Status, code, field)
+			}
+			c.must(200, "PATCH", base+"/settings", map[string]any{"allowed_return_origins": []string{"https://app.acme.test"}})
+			ch := c.must(201, "POST", start, map[string]any{"app": "web", "return_url": "https://app.acme.test/done"})
+			if u, _ := ch["verify_url"].(string); !strings.HasPrefix(u, "http://127.0.0.1/verify/") || len(u) < 60 {
+				t.Fatalf("verify_url %q", ch["verify_url"])
+			}
+			if again := c.must(200, "GET", "/v1/challenges/"+ch["id"].(string), nil); again["verify_url"] != nil {
+				t.Fatal("the page's token is shown again after creation")
+			}
+			keys := c.must(200, "GET", "/.well-known/jwks.json", nil)["keys"].([]any)
+			if len(keys) != 1 || keys[0].(map[string]any)["crv"] != "Ed25519" {
+				t.Fatalf("jwks %v", keys)
+			}
+		})
+
 		t.Run("VoidCodeIsGone", func(t *testing.T) {
 			ch := c.must(201, "POST", start, map[string]any{"app": "web"})
 			id := ch["id"].(string)

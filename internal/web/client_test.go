@@ -43,7 +43,8 @@ func newTestServer(t *testing.T, url string) *testServer {
 	ctx := context.Background()
 	db := storetest.Open(t, url)
 	svc := twostep.NewService(db, twostep.Options{AuditKey: []byte("k"), CodeKey: []byte("c"),
-		OutboxKey: []byte("0123456789abcdef0123456789abcdef"), CodeTTL: 5 * time.Minute, ResendCooldown: 30 * time.Second})
+		OutboxKey: []byte("0123456789abcdef0123456789abcdef"), CodeTTL: 5 * time.Minute, ResendCooldown: 30 * time.Second,
+		Signer: twostep.NewResultSigner(make([]byte, 32), "http://127.0.0.1")})
 	_, key, err := svc.CreateAPIKey(ctx, "platform", "")
 	if err != nil {
 		t.Fatal(err)
