@@ -224,7 +224,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusInternalServerError
 	}
 	if status >= 500 {
-		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "code", e.Code, "err", err)
+		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", logPath(r.URL.Path), "code", e.Code, "err", err)
 	}
 	body := errorBody{errorJSON{Code: e.Code, Message: e.Message, Field: e.Field}}
 	if e.RetryAfter > 0 {

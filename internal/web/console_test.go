@@ -26,6 +26,7 @@ import (
 // over a store whose clock the test moves.
 type consoleServer struct {
 	*httptest.Server
+	web     *web.Server
 	svc     *twostep.Service
 	db      *store.DB
 	now     time.Time
@@ -48,6 +49,7 @@ func newConsoleServer(t *testing.T, dbURL string) *consoleServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cs.web = ws
 	cs.Server = httptest.NewTLSServer(ws)
 	t.Cleanup(cs.Close)
 	ctx := context.Background()
@@ -84,10 +86,8 @@ func (cs *consoleServer) advance(d time.Duration) {
 // tests see each answer: a browser without JavaScript.
 func (cs *consoleServer) browser(t *testing.T) *http.Client {
 	jar, _ := cookiejar.New(nil)
-	c := cs.Client()
-	c.Jar = jar
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return c
+	return &http.Client{Transport: cs.Client().Transport, Jar: jar, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
 // post sends a form as the site's own page would (same origin).
@@ -123,7 +123,13 @@ func body(res *http.Response) string {
 // signIn passes the password and the code; it returns the session cookie.
 func (cs *consoleServer) signIn(t *testing.T, c *http.Client) *http.Cookie {
 	t.Helper()
-	res := post(t, c, cs.URL+"/admin/login", url.Values{"email": {"rita@acme.test"}, "password": {adminPassword}})
+	return cs.signInAs(t, c, "rita@acme.test")
+}
+
+// signInAs signs in the admin with email (and adminPassword).
+func (cs *consoleServer) signInAs(t *testing.T, c *http.Client, email string) *http.Cookie {
+	t.Helper()
+	res := post(t, c, cs.URL+"/admin/login", url.Values{"email": {email}, "password": {adminPassword}})
 	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin/login/code" {
 		t.Fatalf("password step: %d %s", res.StatusCode, body(res))
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 )
 
@@ -58,12 +59,30 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		w.Header().Set("Request-Id", id)
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
-			s.log.InfoContext(r.Context(), "request", "id", id, "method", r.Method, "path", r.URL.Path,
+			s.log.InfoContext(r.Context(), "request", "id", id, "method", r.Method, "path", logPath(r.URL.Path),
 				"status", sw.status, "bytes", sw.bytes, "ms", float64(time.Since(start).Microseconds())/1000,
 				"ip", clientIP(r))
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// tokenPaths are the paths whose next segment is a secret: a hosted page's
+// token or a set-up link's. The log shows them as {token}.
+var tokenPaths = []string{"/verify/", "/admin/setup/"}
+
+// logPath is a request's path fit for the log: ids stay, tokens go.
+func logPath(p string) string {
+	for _, prefix := range tokenPaths {
+		if rest, ok := strings.CutPrefix(p, prefix); ok {
+			_, tail, _ := strings.Cut(rest, "/")
+			if tail != "" {
+				tail = "/" + tail
+			}
+			return prefix + "{token}" + tail
+		}
+	}
+	return p
 }
 
 func requestID() string {
@@ -84,7 +103,7 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			s.log.ErrorContext(r.Context(), "panic", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+			s.log.ErrorContext(r.Context(), "panic", "method", r.Method, "path", logPath(r.URL.Path), "panic", v, "stack", string(debug.Stack()))
 			s.writeError(w, r, nil)
 		}()
 		next.ServeHTTP(w, r)

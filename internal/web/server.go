@@ -36,7 +36,8 @@ type Server struct {
 	api     *http.ServeMux // the /v1 routes
 	handler http.Handler
 
-	apiRoutes []string // every /v1 pattern, for tests that walk them all
+	apiRoutes  []string // every /v1 pattern
+	pageRoutes []string // every pattern outside /v1
 }
 
 // Config is what New needs.
@@ -100,41 +101,41 @@ func (s *Server) routes() {
 	s.api.HandleFunc("/v1/", s.apiNotFound)
 	s.mux.Handle("/v1/", s.api)
 
-	s.mux.HandleFunc("GET /healthz", s.healthz)
-	s.mux.HandleFunc("GET /readyz", s.readyz)
-	s.mux.HandleFunc("GET /openapi.json", s.openAPIDocument)
-	s.mux.Handle("GET /metrics", s.metrics.Handler())
+	s.handleFunc("GET /healthz", s.healthz)
+	s.handleFunc("GET /readyz", s.readyz)
+	s.handleFunc("GET /openapi.json", s.openAPIDocument)
+	s.handle("GET /metrics", s.metrics.Handler())
 	if s.inbox != nil {
-		s.mux.HandleFunc("GET /dev/inbox", s.devInbox)
+		s.handleFunc("GET /dev/inbox", s.devInbox)
 		if s.demo != nil {
-			s.mux.HandleFunc("GET /dev/try", s.devTry)
-			s.mux.HandleFunc("GET /dev/return", s.devReturn)
+			s.handleFunc("GET /dev/try", s.devTry)
+			s.handleFunc("GET /dev/return", s.devReturn)
 		}
 	}
-	s.mux.Handle("GET /static/", s.static())
-	s.mux.HandleFunc("GET /.well-known/jwks.json", s.jwks)
+	s.handle("GET /static/", s.static())
+	s.handleFunc("GET /.well-known/jwks.json", s.jwks)
 
 	// The hosted verification page.
-	s.mux.HandleFunc("GET /verify/{token}", s.verifyPage)
-	s.mux.HandleFunc("POST /verify/{token}", s.verifySubmit)
-	s.mux.HandleFunc("POST /verify/{token}/resend", s.verifyResend)
+	s.handleFunc("GET /verify/{token}", s.verifyPage)
+	s.handleFunc("POST /verify/{token}", s.verifySubmit)
+	s.handleFunc("POST /verify/{token}/resend", s.verifyResend)
 
 	// The admin console.
-	s.mux.HandleFunc("GET /admin", func(w http.ResponseWriter, r *http.Request) { seeOther(w, r, "/admin/2fa") })
-	s.mux.HandleFunc("GET /admin/login", s.loginPage)
-	s.mux.HandleFunc("POST /admin/login", s.loginSubmit)
-	s.mux.HandleFunc("GET /admin/login/code", s.loginCodePage)
-	s.mux.HandleFunc("POST /admin/login/code", s.loginCodeSubmit)
-	s.mux.HandleFunc("POST /admin/login/resend", s.loginResend)
-	s.mux.HandleFunc("POST /admin/logout", s.logout)
-	s.mux.HandleFunc("GET /admin/setup/{token}", s.setupPage)
-	s.mux.HandleFunc("POST /admin/setup/{token}", s.setupSubmit)
-	s.mux.HandleFunc("GET /admin/2fa", s.requireConsole(s.twofaPage))
-	s.mux.HandleFunc("GET /admin/2fa/settings", s.requireConsole(s.settingsPage))
-	s.mux.HandleFunc("POST /admin/2fa/settings/{section}", s.requireConsole(s.saveSettings))
-	s.mux.HandleFunc("POST /admin/2fa/users/{user}/twofa/{app}", s.requireConsole(s.switchTwoFA))
-	s.mux.HandleFunc("GET /admin/2fa/audit", s.requireConsole(s.auditPage))
-	s.mux.HandleFunc("GET /admin/2fa/audit/export", s.requireConsole(s.auditExport))
+	s.handleFunc("GET /admin", func(w http.ResponseWriter, r *http.Request) { seeOther(w, r, "/admin/2fa") })
+	s.handleFunc("GET /admin/login", s.loginPage)
+	s.handleFunc("POST /admin/login", s.loginSubmit)
+	s.handleFunc("GET /admin/login/code", s.loginCodePage)
+	s.handleFunc("POST /admin/login/code", s.loginCodeSubmit)
+	s.handleFunc("POST /admin/login/resend", s.loginResend)
+	s.handleFunc("POST /admin/logout", s.logout)
+	s.handleFunc("GET /admin/setup/{token}", s.setupPage)
+	s.handleFunc("POST /admin/setup/{token}", s.setupSubmit)
+	s.handleFunc("GET /admin/2fa", s.requireConsole(s.twofaPage))
+	s.handleFunc("GET /admin/2fa/settings", s.requireConsole(s.settingsPage))
+	s.handleFunc("POST /admin/2fa/settings/{section}", s.requireConsole(s.saveSettings))
+	s.handleFunc("POST /admin/2fa/users/{user}/twofa/{app}", s.requireConsole(s.switchTwoFA))
+	s.handleFunc("GET /admin/2fa/audit", s.requireConsole(s.auditPage))
+	s.handleFunc("GET /admin/2fa/audit/export", s.requireConsole(s.auditExport))
 }
 
 // crossOrigin answers a cross-site state-changing request: 403, and
@@ -152,3 +153,16 @@ func (s *Server) crossOrigin(w http.ResponseWriter, r *http.Request) {
 // APIRoutes lists the method and pattern of every /v1 route, for tests that
 // walk them all.
 func (s *Server) APIRoutes() []string { return s.apiRoutes }
+
+// Routes lists the method and pattern of every route the server has.
+func (s *Server) Routes() []string {
+	return append(append([]string(nil), s.apiRoutes...), s.pageRoutes...)
+}
+
+// handle registers a route outside /v1.
+func (s *Server) handle(pattern string, h http.Handler) {
+	s.pageRoutes = append(s.pageRoutes, pattern)
+	s.mux.Handle(pattern, h)
+}
+
+func (s *Server) handleFunc(pattern string, h http.HandlerFunc) { s.handle(pattern, h) }

@@ -1,0 +1,181 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twostep/twostep/internal/storetest"
+	"github.com/twostep/twostep/internal/twostep"
+)
+
+// TestTenantIsolationMatrix walks every route the router has — not a list
+// kept by hand — and calls it as company B (B's API key, B's signed-in
+// admin) on company A's objects. Every route must answer 404 or 403 and
+// leave A as it was, or, where a route has no object in its path, show B
+// only B's own data (SECURITY 18). A route the matrix does not know fails
+// the test, so a new route must be placed in it.
+func TestTenantIsolationMatrix(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, dbURL string) {
+		cs := newConsoleServer(t, dbURL)
+		ctx := context.Background()
+		sys := twostep.Caller{}
+		a := cs.company
+		var p twostep.SettingsPatch
+		json.Unmarshal([]byte(`{"delivery_method":"sms_then_email","allowed_return_origins":["https://app.acme.test"]}`), &p)
+		if _, err := cs.svc.UpdateSettings(ctx, sys, a, p); err != nil {
+			t.Fatal(err)
+		}
+		anna, err := cs.svc.CreateUser(ctx, sys, a, twostep.NewUser{Name: "Anna Secret-A", Email: "anna@acme.test", Phone: "+371 2000 0002",
+			TwoFA: twostep.Some(twostep.TwoFAPatch{Web: twostep.Some(true)})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch, err := cs.svc.CreateChallenge(ctx, sys, a, anna.ID, twostep.NewChallenge{App: "web", ReturnURL: "https://app.acme.test/x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := cs.svc.CreateCompany(ctx, sys, "Beta")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, bKey, _ := cs.svc.CreateAPIKey(ctx, "beta", b.ID)
+		_, setup, err := cs.svc.CreateAdmin(ctx, b.ID, "ben@beta.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cs.svc.CompleteSetup(ctx, setup, adminPassword); err != nil {
+			t.Fatal(err)
+		}
+		bAdmin := cs.browser(t)
+		cs.signInAs(t, bAdmin, "ben@beta.test")
+
+		before := snapshot(t, cs, a, anna.ID, ch.ID)
+		objects := map[string]string{"company": a, "user": anna.ID, "challenge": ch.ID, "app": "web",
+			"token": "not-a-real-token-" + strings.Repeat("x", 30), "section": "general"}
+		apiBodies := map[string]string{
+			"POST /v1/companies":                                           `{"name":"X"}`,
+			"PATCH /v1/companies/{company}/settings":                       `{"sms_daily_cap":7}`,
+			"POST /v1/companies/{company}/users":                           `{"name":"Intruder"}`,
+			"PATCH /v1/companies/{company}/users/{user}":                   `{"name":"Hijacked"}`,
+			"PUT /v1/companies/{company}/users/{user}/twofa/{app}":         `{"enabled":false}`,
+			"POST /v1/companies/{company}/users/{user}/twofa/{app}/unlock": `{}`,
+			"POST /v1/companies/{company}/users/{user}/challenges":         `{"app":"web"}`,
+			"POST /v1/challenges/{challenge}/verify":                       `{"code":"123456"}`,
+			"POST /v1/challenges/{challenge}/resend":                       `{}`,
+		}
+		// Routes with no company data: health, documents, assets, keys,
+		// and the sign-in pages before there is a session.
+		public := map[string]bool{
+			"GET /healthz": true, "GET /readyz": true, "GET /openapi.json": true, "GET /metrics": true,
+			"GET /static/": true, "GET /.well-known/jwks.json": true, "GET /admin": true, "GET /admin/login": true,
+			"POST /admin/login": true, "GET /admin/login/code": true, "POST /admin/login/code": true,
+			"POST /admin/login/resend": true, "POST /admin/logout": true,
+		}
+		checked := 0
+		for _, route := range cs.web.Routes() {
+			method, pattern, _ := strings.Cut(route, " ")
+			path := fill(pattern, objects)
+			var status int
+			var body string
+			switch {
+			case public[route]:
+				continue
+			case strings.HasPrefix(pattern, "/v1/"):
+				status, body = do(t, cs, method, path, apiBodies[route], "Bearer "+bKey, nil)
+				want := http.StatusNotFound
+				if route == "POST /v1/companies" {
+					want = http.StatusForbidden
+				}
+				if status != want {
+					t.Errorf("%s as company B: %d %s; want %d", route, status, body, want)
+				}
+			case strings.Contains(pattern, "{token}"):
+				// Capability links: B cannot know A's tokens; a guessed one opens nothing.
+				status, _ = do(t, cs, method, path, "code=123456", "", nil)
+				if status != http.StatusNotFound {
+					t.Errorf("%s with a guessed token: %d; want 404", route, status)
+				}
+			case strings.Contains(pattern, "{user}"):
+				status, body = do(t, cs, method, path, "enabled=false&confirm=yes&return=/admin/2fa", "", bAdmin)
+				if status != http.StatusNotFound {
+					t.Errorf("%s as B's admin on A's user: %d; want 404", route, status)
+				}
+			case strings.HasPrefix(pattern, "/admin/"):
+				// Scoped by the session: B's admin sees and changes only B.
+				status, body = do(t, cs, method, path, "delivery_method=sms_then_email&contact_name=Ben&web=on&return=/admin/2fa/settings", "", bAdmin)
+				if status >= 400 || strings.Contains(body, "Secret-A") || strings.Contains(body, anna.ID) {
+					t.Errorf("%s as B's admin: %d, and the answer shows A's data: %v", route, status, strings.Contains(body, "Secret-A"))
+				}
+			default:
+				t.Errorf("route %s is not in the isolation matrix; add it", route)
+				continue
+			}
+			checked++
+		}
+		if after := snapshot(t, cs, a, anna.ID, ch.ID); after != before {
+			t.Fatalf("company A changed:\nbefore %s\nafter  %s", before, after)
+		}
+		t.Logf("%d routes checked as company B on company A's objects", checked)
+		if checked < 20 {
+			t.Fatalf("only %d routes checked", checked)
+		}
+	})
+}
+
+// fill puts object ids into a route pattern.
+func fill(pattern string, objects map[string]string) string {
+	for k, v := range objects {
+		pattern = strings.ReplaceAll(pattern, "{"+k+"}", url.PathEscape(v))
+	}
+	return pattern
+}
+
+// do sends one request to the console server: with an Authorization
+// header, or as a signed-in browser (a client with its cookies).
+func do(t *testing.T, cs *consoleServer, method, path, payload, auth string, browser *http.Client) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, cs.URL+path, strings.NewReader(payload))
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+		req.Header.Set("Content-Type", "application/json")
+	} else {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+	}
+	c := browser
+	if c == nil {
+		c = cs.browser(t)
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode == http.StatusSeeOther && strings.HasPrefix(res.Header.Get("Location"), "/admin/login") {
+		return http.StatusUnauthorized, body(res) // not signed in: a broken test, not isolation
+	}
+	return res.StatusCode, body(res)
+}
+
+// snapshot is company A's state, as text: settings, users, the audit
+// log's length and the challenge.
+func snapshot(t *testing.T, cs *consoleServer, companyID, userID, challengeID string) string {
+	t.Helper()
+	ctx := context.Background()
+	co, err := cs.svc.Company(ctx, twostep.Caller{}, companyID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, _, _ := cs.svc.Users(ctx, twostep.Caller{}, companyID, twostep.UserFilter{})
+	n := 0
+	cs.svc.ExportAudit(ctx, twostep.Caller{}, companyID, twostep.AuditFilter{}, func(twostep.AuditEvent) error { n++; return nil })
+	v, _ := cs.svc.Challenge(ctx, twostep.Caller{}, challengeID)
+	locks, _, _ := cs.svc.Lockouts(ctx, twostep.Caller{}, companyID, userID)
+	co.Settings.UpdatedAt = time.Time{}
+	return fmt.Sprintf("%+v | %+v | %d events | %s %s %d %d | %+v", co.Settings, users, n, v.Status, v.CodeHash, v.Sends, v.CodeAttempts, locks)
+}
