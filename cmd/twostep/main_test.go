@@ -206,6 +206,20 @@ func (a apiClient) as(userID string) apiClient { a.actor = userID; return a }
 
 func (a apiClient) call(method, path string, body any) (int, map[string]any) {
 	a.t.Helper()
+	status, m, err := a.send(method, path, body)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return status, m
+}
+
+// callSafe is call for load generators: a transport error is status 0.
+func (a apiClient) callSafe(method, path string, body any) (int, map[string]any) {
+	status, m, _ := a.send(method, path, body)
+	return status, m
+}
+
+func (a apiClient) send(method, path string, body any) (int, map[string]any, error) {
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -218,7 +232,7 @@ func (a apiClient) call(method, path string, body any) (int, map[string]any) {
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		a.t.Fatal(err)
+		return 0, nil, err
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
@@ -227,7 +241,7 @@ func (a apiClient) call(method, path string, body any) (int, map[string]any) {
 	}
 	var m map[string]any
 	json.Unmarshal(raw, &m)
-	return res.StatusCode, m
+	return res.StatusCode, m, nil
 }
 
 func (a apiClient) must(want int, method, path string, body any) map[string]any {

@@ -2,8 +2,12 @@ package store
 
 import (
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -48,23 +52,36 @@ const (
 )
 
 // postgresError maps PostgreSQL's error codes to the sentinels of package
-// twostep. Connection failures become CodeUnavailable.
+// twostep. A server that is down, restarting or unreachable becomes
+// CodeUnavailable: the client may try again, and nothing was done.
 func postgresError(err error) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
-		switch pe.Code {
-		case pgUniqueViolation:
+		switch {
+		case pe.Code == pgUniqueViolation:
 			return fmt.Errorf("%w: %w", twostep.ErrConflict, err)
-		case pgForeignKeyViolation:
+		case pe.Code == pgForeignKeyViolation:
 			return fmt.Errorf("%w: %w", twostep.ErrNotFound, err)
+		case strings.HasPrefix(pe.Code, "08"), strings.HasPrefix(pe.Code, "57P"), pe.Code == "53300":
+			// connection exception, admin/crash shutdown, too many connections
+			return unavailable(err)
 		}
 		return err
 	}
-	var ce *pgconn.ConnectError
-	if errors.As(err, &ce) || errors.Is(err, sql.ErrConnDone) || pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
-		return &twostep.Error{Code: twostep.CodeUnavailable, Message: "storage is not available; try again later", Err: err}
+	var (
+		ce  *pgconn.ConnectError
+		net net.Error
+	)
+	if errors.As(err, &ce) || errors.As(err, &net) || errors.Is(err, sql.ErrConnDone) || errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
+		return unavailable(err)
 	}
 	return err
+}
+
+// unavailable reports storage that cannot be reached now.
+func unavailable(err error) error {
+	return &twostep.Error{Code: twostep.CodeUnavailable, Message: "storage is not available; try again later", Err: err}
 }
 
 // postgresRetryable reports errors after which the transaction may run again.

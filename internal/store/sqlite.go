@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -38,18 +40,35 @@ var sqlitePragmas = []string{
 
 // openSQLite opens path with one writing connection, which serialises
 // writers inside the process without SQLITE_BUSY, and a pool of readers.
+// The path may end in ?max_page_count=N, which caps the database's size
+// (in pages of 4 KiB): writes beyond it fail as on a full disk.
 func openSQLite(path string) (*DB, error) {
+	path, query, _ := strings.Cut(path, "?")
 	if path == "" {
 		return nil, fmt.Errorf("sqlite: the database URL needs a file path, like sqlite:twostep.db")
+	}
+	var extra []string
+	if query != "" {
+		q, err := url.ParseQuery(query)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: %w", err)
+		}
+		for k, v := range q {
+			n, err := strconv.Atoi(v[0])
+			if k != "max_page_count" || err != nil || n < 1 {
+				return nil, fmt.Errorf("sqlite: the only URL option is max_page_count=N")
+			}
+			extra = append(extra, fmt.Sprintf("max_page_count(%d)", n))
+		}
 	}
 	if dir := filepath.Dir(path); dir != "." {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("sqlite: %w", err)
 		}
 	}
-	dsn := func(extra ...string) string {
+	dsn := func(more ...string) string {
 		q := url.Values{}
-		for _, p := range append(sqlitePragmas, extra...) {
+		for _, p := range append(append(sqlitePragmas, extra...), more...) {
 			q.Add("_pragma", p)
 		}
 		return "file:" + path + "?" + q.Encode()
