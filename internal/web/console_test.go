@@ -2,6 +2,8 @@ package web_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -9,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -423,4 +426,84 @@ func TestHostedPageWithoutJavaScript(t *testing.T) {
 	if r, _ := get(t, c, cs.URL+"/verify/not-a-token"); r.StatusCode != http.StatusNotFound {
 		t.Fatalf("a made-up token: %d", r.StatusCode)
 	}
+}
+
+// TestSignInTimingLooksAlike compares how long the password step takes for
+// an unknown email, a wrong password and a locked account, over many tries
+// each, interleaved: the medians must be close, so timing does not tell
+// which emails have accounts (SECURITY 19).
+func TestSignInTimingLooksAlike(t *testing.T) {
+	cs := newConsoleServer(t, storetest.SQLiteURL(t))
+	ctx := context.Background()
+	_, token, _ := cs.svc.CreateAdmin(ctx, cs.company, "ben@acme.test")
+	if err := cs.svc.CompleteSetup(ctx, token, adminPassword); err != nil {
+		t.Fatal(err)
+	}
+	ben, _, _ := cs.svc.CreateAdmin(ctx, cs.company, "ben@acme.test")
+	// Lock Ben for good: a hundred wrong codes, spread so that the send
+	// limits and the 15-minute locks allow them.
+	cs.svc.SetTwoFA(ctx, twostep.Caller{}, cs.company, ben.ID, twostep.AppWeb, true)
+	for failures := 0; failures < twostep.MaxFailures; {
+		res, err := cs.svc.CreateChallenge(ctx, twostep.Caller{}, cs.company, ben.ID, twostep.NewChallenge{App: "web"})
+		if isLocked(err) {
+			cs.advance(twostep.LockFor + time.Minute)
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 3; i++ {
+			v, _, err := cs.svc.Verify(ctx, twostep.Caller{}, res.ID, "000000")
+			if err != nil {
+				break
+			}
+			failures = v.FailedAttempts
+		}
+		cs.advance(7 * time.Minute)
+	}
+	if ls, now, _ := cs.svc.Lockouts(ctx, twostep.Caller{}, cs.company, ben.ID); !ls[twostep.AppWeb].Locked(now) {
+		t.Fatalf("Ben is not locked: %+v", ls)
+	}
+	rounds := 100
+	if testing.Short() {
+		rounds = 20
+	}
+	kinds := []struct{ name, email, password string }{
+		{"unknown email", "", "some password here"},
+		{"wrong password", "rita@acme.test", "not the password at all"},
+		{"locked account", "ben@acme.test", adminPassword},
+	}
+	took := make([][]time.Duration, len(kinds))
+	for round := range rounds {
+		cs.advance(100 * time.Second) // within the sign-in limits
+		for i, k := range kinds {
+			email := k.email
+			if email == "" {
+				email = fmt.Sprintf("nobody%d@acme.test", round)
+			}
+			start := time.Now()
+			res := post(t, cs.browser(t), cs.URL+"/admin/login", url.Values{"email": {email}, "password": {k.password}})
+			body(res)
+			took[i] = append(took[i], time.Since(start))
+			if res.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("%s: %d", k.name, res.StatusCode)
+			}
+		}
+	}
+	medians := make([]time.Duration, len(kinds))
+	for i := range kinds {
+		slices.Sort(took[i])
+		medians[i] = took[i][len(took[i])/2]
+	}
+	lo, hi := slices.Min(medians), slices.Max(medians)
+	t.Logf("median time of the password step: %s %v, %s %v, %s %v",
+		kinds[0].name, medians[0], kinds[1].name, medians[1], kinds[2].name, medians[2])
+	if hi-lo > max(hi/4, 3*time.Millisecond) {
+		t.Errorf("the medians differ by %v (%v to %v): timing tells the cases apart", hi-lo, lo, hi)
+	}
+}
+
+func isLocked(err error) bool {
+	var e *twostep.Error
+	return errors.As(err, &e) && e.Code == twostep.CodeLocked
 }
