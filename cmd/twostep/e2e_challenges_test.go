@@ -304,3 +304,40 @@ func TestWebhookSMS(t *testing.T) {
 	}
 	srv.stop(t)
 }
+
+// TestRapidResendsAreCapped asks for 20 new codes at once with no
+// cooldown: all past the fifth are refused with 429, and the SMS provider
+// got no more than the cap (SECURITY 12).
+func TestRapidResendsAreCapped(t *testing.T) {
+	in := newInstance(t, storetest.SQLiteURL(t))
+	tw := providertest.StartTwilio(t)
+	in.extra = []string{"TWOSTEP_SMS=" + tw.SenderURL(), "TWOSTEP_RESEND_COOLDOWN=0s"}
+	in.mustRun("migrate")
+	key := in.apiKey()
+	srv := in.serve()
+	a := apiClient{t: t, base: srv.URL, key: key}
+	co, users := company(t, a, map[string]any{"delivery_method": "sms_then_email"}, 1)
+	ch := a.must(201, "POST", "/v1/companies/"+co+"/users/"+users[0]+"/challenges", map[string]any{"app": "web"})["id"].(string)
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		statuses = map[int]int{}
+	)
+	for range 20 {
+		wg.Go(func() {
+			s, _ := a.callSafe("POST", "/v1/challenges/"+ch+"/resend", map[string]any{})
+			mu.Lock()
+			statuses[s]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if statuses[200] != 4 || statuses[429] != 16 {
+		t.Fatalf("20 rapid resends: %v; want 4×200 (5 sends in all) and 16×429", statuses)
+	}
+	time.Sleep(time.Second)
+	if n := len(tw.Messages()); n > 5 {
+		t.Fatalf("the provider got %d messages; the cap is 5", n)
+	}
+	srv.stop(t)
+}

@@ -216,3 +216,35 @@ func TestChannels(t *testing.T) {
 		})
 	}
 }
+
+func TestPasswordsAreArgon2id(t *testing.T) {
+	h, err := hashPassword(rand.Reader, "correct horse battery staple")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$") || strings.Contains(h, "correct horse") {
+		t.Fatalf("hash %q", h)
+	}
+	if !passwordMatches("correct horse battery staple", h) {
+		t.Fatal("the right password does not match")
+	}
+	for _, wrong := range []string{"correct horse battery stapl", "", "Correct horse battery staple"} {
+		if passwordMatches(wrong, h) {
+			t.Fatalf("%q matched", wrong)
+		}
+	}
+	again, _ := hashPassword(rand.Reader, "correct horse battery staple")
+	if again == h {
+		t.Fatal("two hashes of one password are equal: no salt")
+	}
+	for _, bad := range []string{"", "$argon2i$v=19$m=1,t=1,p=1$AA$AA", "$argon2id$v=19$m=99999999,t=1,p=1$AA$AA", h[:len(h)-5]} {
+		if passwordMatches("x", bad) {
+			t.Fatalf("malformed hash %q matched", bad)
+		}
+	}
+	for pw, ok := range map[string]bool{"short": false, "password1234": false, "rita likes long walks": true, "xx rita@acme.test yy": false} {
+		if err := checkPassword(pw, "rita@acme.test"); (err == nil) != ok {
+			t.Errorf("checkPassword(%q) = %v", pw, err)
+		}
+	}
+}

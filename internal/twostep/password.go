@@ -46,8 +46,9 @@ func checkPassword(pw, email string) error {
 		return Invalid("password", "Enter a password of at most %d characters", MaxPasswordLen)
 	case commonPasswords[strings.ToLower(pw)]:
 		return Invalid("password", "This password is too common; choose another")
-	case email != "" && strings.Contains(strings.ToLower(pw), strings.ToLower(strings.Split(email, "@")[0])):
-		return Invalid("password", "The password must not contain your email address")
+	case email != "" && (strings.Contains(strings.ToLower(pw), strings.ToLower(email)) ||
+		strings.EqualFold(pw, strings.Split(email, "@")[0])):
+		return Invalid("password", "The password must not be or contain your email address")
 	}
 	return nil
 }

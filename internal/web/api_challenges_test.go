@@ -126,6 +126,22 @@ func TestChallengeAPI(t *testing.T) {
 			}
 		})
 
+		t.Run("CodeOnlyInAPostBody", func(t *testing.T) {
+			ch := c.must(201, "POST", start, map[string]any{"app": "web"})
+			id := ch["id"].(string)
+			code := sentCode(t, s, id)
+			if r := c.do("GET", "/v1/challenges/"+id+"/verify?code="+code, nil); r.Status != 405 {
+				t.Fatalf("a code in a GET query: %d", r.Status)
+			}
+			r := c.do("POST", "/v1/challenges/"+id+"/verify?code="+code, `{}`)
+			if _, field := r.ErrorCode(t); r.Status != 422 || field != "code" {
+				t.Fatalf("a code in the query of a POST: %d %s", r.Status, r.Body)
+			}
+			if got := c.must(200, "GET", "/v1/challenges/"+id, nil); got["status"] != "pending" {
+				t.Fatalf("the challenge after codes outside a body: %v", got["status"])
+			}
+		})
+
 		t.Run("VoidCodeIsGone", func(t *testing.T) {
 			ch := c.must(201, "POST", start, map[string]any{"app": "web"})
 			id := ch["id"].(string)
