@@ -16,21 +16,26 @@ func (t *Tx) CreateCompany(ctx context.Context, c twostep.Company) error {
 	if err != nil {
 		return err
 	}
+	countries, err := json.Marshal(s.SMSCountries)
+	if err != nil {
+		return err
+	}
 	_, err = t.tx.ExecContext(ctx, `
 		INSERT INTO companies (id, name, created_at, delivery_method, contact_name, contact_email,
 			contact_phone, default_web, default_manager, sms_daily_cap, allowed_return_origins,
-			settings_updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			sms_countries, settings_updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		c.ID, c.Name, micros(c.CreatedAt), s.DeliveryMethod, s.ResponsibleContact.Name,
 		s.ResponsibleContact.Email, s.ResponsibleContact.Phone, s.Defaults.Web, s.Defaults.Manager,
-		s.SMSDailyCap, string(origins), micros(s.UpdatedAt))
+		s.SMSDailyCap, string(origins), string(countries), micros(s.UpdatedAt))
 	return t.fail(err)
 }
 
 // selectCompany reads a company; callers add the WHERE clause.
 const selectCompany = `
 	SELECT id, name, created_at, delivery_method, contact_name, contact_email, contact_phone,
-		default_web, default_manager, sms_daily_cap, allowed_return_origins, settings_updated_at
+		default_web, default_manager, sms_daily_cap, allowed_return_origins, sms_countries,
+		settings_updated_at
 	FROM companies`
 
 // Company reads a company and its settings.
@@ -45,19 +50,22 @@ func (t *Tx) CompanyForUpdate(ctx context.Context, id string) (twostep.Company, 
 
 func (t *Tx) scanCompany(row *sql.Row) (twostep.Company, error) {
 	var (
-		c                twostep.Company
-		s                = &c.Settings
-		created, updated int64
-		origins          string
+		c                  twostep.Company
+		s                  = &c.Settings
+		created, updated   int64
+		origins, countries string
 	)
 	err := row.Scan(&c.ID, &c.Name, &created, &s.DeliveryMethod, &s.ResponsibleContact.Name,
 		&s.ResponsibleContact.Email, &s.ResponsibleContact.Phone, &s.Defaults.Web, &s.Defaults.Manager,
-		&s.SMSDailyCap, &origins, &updated)
+		&s.SMSDailyCap, &origins, &countries, &updated)
 	if err != nil {
 		return c, t.fail(err)
 	}
 	if err := json.Unmarshal([]byte(origins), &s.AllowedReturnOrigins); err != nil {
 		return c, fmt.Errorf("company %s: allowed_return_origins: %w", c.ID, err)
+	}
+	if err := json.Unmarshal([]byte(countries), &s.SMSCountries); err != nil {
+		return c, fmt.Errorf("company %s: sms_countries: %w", c.ID, err)
 	}
 	c.CreatedAt, s.UpdatedAt = fromMicros(created), fromMicros(updated)
 	return c, nil
@@ -69,14 +77,18 @@ func (t *Tx) UpdateSettings(ctx context.Context, companyID string, s twostep.Set
 	if err != nil {
 		return err
 	}
+	countries, err := json.Marshal(s.SMSCountries)
+	if err != nil {
+		return err
+	}
 	return t.execOne(ctx, `
 		UPDATE companies SET delivery_method = $2, contact_name = $3, contact_email = $4,
 			contact_phone = $5, default_web = $6, default_manager = $7, sms_daily_cap = $8,
-			allowed_return_origins = $9, settings_updated_at = $10
+			allowed_return_origins = $9, sms_countries = $10, settings_updated_at = $11
 		WHERE id = $1`,
 		companyID, s.DeliveryMethod, s.ResponsibleContact.Name, s.ResponsibleContact.Email,
 		s.ResponsibleContact.Phone, s.Defaults.Web, s.Defaults.Manager, s.SMSDailyCap,
-		string(origins), micros(s.UpdatedAt))
+		string(origins), string(countries), micros(s.UpdatedAt))
 }
 
 // CompanyIDs lists company ids in order, after the given one.

@@ -178,8 +178,10 @@ type policy struct {
 func newPolicy(s Settings, u User) policy {
 	p := policy{method: s.DeliveryMethod, contact: s.ResponsibleContact, email: u.Email, smsOff: s.SMSDailyCap == 0}
 	// Phones are checked when saved; check again, as rules may have
-	// tightened since: SMS goes only to numbers that can take it.
-	if phone, err := NormalizePhone("phone", u.Phone, MobilePhone); err == nil {
+	// tightened since: SMS goes only to numbers that can take it, in the
+	// regions the company allows.
+	if phone, err := NormalizePhone("phone", u.Phone, MobilePhone); err == nil &&
+		(len(s.SMSCountries) == 0 || slices.Contains(s.SMSCountries, phoneRegion(phone))) {
 		p.phone = phone
 	}
 	return p

@@ -248,3 +248,22 @@ func TestPasswordsAreArgon2id(t *testing.T) {
 		}
 	}
 }
+
+func TestSMSCountries(t *testing.T) {
+	s := Settings{DeliveryMethod: SMSThenEmail, SMSDailyCap: 10}
+	lv := User{Email: "anna@example.com", Phone: "+37120000002"}
+	uk := User{Email: "ben@example.com", Phone: "+447911123456"}
+	next, changes, err := SettingsPatch{SMSCountries: Some([]string{"lv", " LV", "ee"})}.apply(s)
+	if err != nil || !slices.Equal(next.SMSCountries, []string{"EE", "LV"}) || len(changes) != 1 {
+		t.Fatalf("%v %v %v", next.SMSCountries, changes, err)
+	}
+	if newPolicy(next, lv).first() != ChannelSMS || newPolicy(next, uk).first() != ChannelEmail {
+		t.Fatal("a number outside the allowed countries got SMS, or one inside did not")
+	}
+	if newPolicy(s, uk).first() != ChannelSMS {
+		t.Fatal("with no list, every country gets SMS")
+	}
+	if _, _, err := (SettingsPatch{SMSCountries: Some([]string{"XX"})}).apply(s); err == nil {
+		t.Fatal("an unknown region was accepted")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -59,7 +60,12 @@ type Settings struct {
 	Defaults             Defaults
 	SMSDailyCap          int
 	AllowedReturnOrigins []string
-	UpdatedAt            time.Time
+	// SMSCountries are the regions (ISO 3166 codes, like LV) whose phone
+	// numbers may get codes by SMS; empty allows every region. Numbers
+	// elsewhere get their codes by email: a guard against SMS pumping to
+	// expensive destinations.
+	SMSCountries []string
+	UpdatedAt    time.Time
 }
 
 // DefaultSMSDailyCap is a new company's daily SMS limit.
@@ -77,6 +83,7 @@ func NewSettings(now time.Time) Settings {
 		DeliveryMethod:       EmailOnly,
 		SMSDailyCap:          DefaultSMSDailyCap,
 		AllowedReturnOrigins: []string{},
+		SMSCountries:         []string{},
 		UpdatedAt:            now,
 	}
 }
@@ -88,6 +95,7 @@ type SettingsPatch struct {
 	Defaults             Optional[DefaultsPatch]  `json:"defaults"`
 	SMSDailyCap          Optional[int]            `json:"sms_daily_cap"`
 	AllowedReturnOrigins Optional[[]string]       `json:"allowed_return_origins"`
+	SMSCountries         Optional[[]string]       `json:"sms_countries"`
 }
 
 // ContactPatch is a partial update of Contact; null or "" clears a field.
@@ -121,6 +129,7 @@ type settingChange struct {
 func (p SettingsPatch) apply(s Settings) (Settings, []settingChange, error) {
 	next := s
 	next.AllowedReturnOrigins = slices.Clone(s.AllowedReturnOrigins)
+	next.SMSCountries = slices.Clone(s.SMSCountries)
 	var changes []settingChange
 	general := func(field string, from, to any) {
 		changes = append(changes, settingChange{ActionSettingsGeneralChanged, Change{field, from, to}})
@@ -212,7 +221,34 @@ func (p SettingsPatch) apply(s Settings) (Settings, []settingChange, error) {
 			next.AllowedReturnOrigins = origins
 		}
 	}
+	if p.SMSCountries.Set {
+		regions, err := normalizeRegions(p.SMSCountries.Value) // null clears
+		if err != nil {
+			return s, nil, err
+		}
+		if !slices.Equal(regions, s.SMSCountries) {
+			general("sms_countries", s.SMSCountries, regions)
+			next.SMSCountries = regions
+		}
+	}
 	return next, changes, nil
+}
+
+// normalizeRegions checks, upper-cases, sorts and deduplicates region codes.
+func normalizeRegions(in []string) ([]string, error) {
+	if len(in) > 250 {
+		return nil, Invalid("sms_countries", "sms_countries may hold at most 250 regions")
+	}
+	out := make([]string, 0, len(in))
+	for _, r := range in {
+		r = strings.ToUpper(strings.TrimSpace(r))
+		if !knownRegion(r) {
+			return nil, Invalid("sms_countries", "sms_countries must hold ISO 3166 region codes like LV; %q is not one", r)
+		}
+		out = append(out, r)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
 }
 
 // orNull shows an unset text value as null in audit details, as the API

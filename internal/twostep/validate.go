@@ -98,6 +98,21 @@ func NormalizePhone(field, s string, kind PhoneKind) (string, error) {
 	return phonenumbers.Format(n, phonenumbers.E164), nil
 }
 
+// knownRegion reports whether r is a region code with phone numbers.
+func knownRegion(r string) bool {
+	_, ok := phonenumbers.GetSupportedRegions()[r]
+	return ok
+}
+
+// phoneRegion is the region of an E.164 number, "" if unknown.
+func phoneRegion(e164 string) string {
+	n, err := phonenumbers.Parse(e164, "")
+	if err != nil {
+		return ""
+	}
+	return phonenumbers.GetRegionCodeForNumber(n)
+}
+
 // NormalizeOrigin checks a web origin (scheme://host[:port]) and returns it
 // in canonical form: lower case, no default port, no trailing slash.
 func NormalizeOrigin(field, s string) (string, error) {

@@ -21,6 +21,7 @@ type settingsJSON struct {
 	Defaults             twostep.Defaults       `json:"defaults"`
 	SMSDailyCap          int                    `json:"sms_daily_cap"`
 	AllowedReturnOrigins []string               `json:"allowed_return_origins"`
+	SMSCountries         []string               `json:"sms_countries"`
 	UpdatedAt            string                 `json:"updated_at"`
 }
 
@@ -50,8 +51,17 @@ func toSettingsJSON(s twostep.Settings) settingsJSON {
 		Defaults:             s.Defaults,
 		SMSDailyCap:          s.SMSDailyCap,
 		AllowedReturnOrigins: origins,
+		SMSCountries:         nonNil(s.SMSCountries),
 		UpdatedAt:            formatTime(s.UpdatedAt),
 	}
+}
+
+// nonNil shows a missing list as [], not null.
+func nonNil(list []string) []string {
+	if list == nil {
+		return []string{}
+	}
+	return list
 }
 
 func (s *Server) createCompany(w http.ResponseWriter, r *http.Request, c twostep.Caller) error {

@@ -33,6 +33,7 @@ var fieldLabels = map[string]string{
 	"defaults.manager":          "default 2FA for new users in the Manager app",
 	"sms_daily_cap":             "daily SMS limit",
 	"allowed_return_origins":    "allowed return origins",
+	"sms_countries":             "countries that get codes by SMS",
 	"twofa.web":                 "2FA in the Web application",
 	"twofa.manager":             "2FA in the Manager app",
 	"external_id":               "external ID",
