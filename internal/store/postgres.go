@@ -37,8 +37,10 @@ func openPostgres(url string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	db.SetMaxOpenConns(20)
-	db.SetMaxIdleConns(20)
+	// Ten connections keep a 2-core server busy; several instances on one
+	// server must stay under its max_connections together.
+	db.SetMaxOpenConns(10)
+	db.SetMaxIdleConns(10)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	return &DB{dialect: postgresDialect, db: db, rdb: db}, nil
 }
@@ -49,6 +51,7 @@ const (
 	pgForeignKeyViolation  = "23503"
 	pgSerializationFailure = "40001"
 	pgDeadlockDetected     = "40P01"
+	pgTooManyConnections   = "53300"
 )
 
 // postgresError maps PostgreSQL's error codes to the sentinels of package
@@ -62,7 +65,11 @@ func postgresError(err error) error {
 			return fmt.Errorf("%w: %w", twostep.ErrConflict, err)
 		case pe.Code == pgForeignKeyViolation:
 			return fmt.Errorf("%w: %w", twostep.ErrNotFound, err)
-		case strings.HasPrefix(pe.Code, "08"), strings.HasPrefix(pe.Code, "57P"), pe.Code == "53300":
+		case pe.Code == "22021" || pe.Code == "22P05":
+			// Text PostgreSQL cannot hold (invalid UTF-8, NUL): no stored
+			// row can match it. Inputs are checked before they are written.
+			return fmt.Errorf("%w: %w", twostep.ErrNotFound, err)
+		case strings.HasPrefix(pe.Code, "08"), strings.HasPrefix(pe.Code, "57P"), pe.Code == pgTooManyConnections:
 			// connection exception, admin/crash shutdown, too many connections
 			return unavailable(err)
 		}
@@ -84,8 +91,11 @@ func unavailable(err error) error {
 	return &twostep.Error{Code: twostep.CodeUnavailable, Message: "storage is not available; try again later", Err: err}
 }
 
-// postgresRetryable reports errors after which the transaction may run again.
+// postgresRetryable reports errors after which the transaction may run
+// again: a deadlock, a serialisation failure, or a server that has no free
+// connection just now.
 func postgresRetryable(err error) bool {
 	var pe *pgconn.PgError
-	return errors.As(err, &pe) && (pe.Code == pgSerializationFailure || pe.Code == pgDeadlockDetected)
+	return errors.As(err, &pe) && (pe.Code == pgSerializationFailure || pe.Code == pgDeadlockDetected ||
+		pe.Code == pgTooManyConnections)
 }

@@ -102,17 +102,28 @@ const maxAttempts = 3
 // Update runs fn in a read-write transaction. A transaction that fails on a
 // deadlock or serialisation error is run again from the start.
 func (d *DB) Update(ctx context.Context, fn func(twostep.Tx) error) error {
-	for attempt := 1; ; attempt++ {
-		err := d.run(ctx, d.db, nil, fn)
-		if err == nil || attempt == maxAttempts || !d.dialect.retryable(err) {
-			return err
-		}
-	}
+	return d.retry(ctx, func() error { return d.run(ctx, d.db, nil, fn) })
 }
 
 // View runs fn in a read-only transaction.
 func (d *DB) View(ctx context.Context, fn func(twostep.Tx) error) error {
-	return d.run(ctx, d.rdb, &sql.TxOptions{ReadOnly: true}, fn)
+	return d.retry(ctx, func() error { return d.run(ctx, d.rdb, &sql.TxOptions{ReadOnly: true}, fn) })
+}
+
+// retry runs a transaction up to maxAttempts times while it fails in a
+// way that running it again can cure, waiting a little longer each time.
+func (d *DB) retry(ctx context.Context, run func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := run()
+		if err == nil || attempt == maxAttempts || !d.dialect.retryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt*attempt) * 20 * time.Millisecond):
+		}
+	}
 }
 
 // txError marks an error of the transaction machinery itself, so Update

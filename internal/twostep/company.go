@@ -3,6 +3,7 @@ package twostep
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -147,8 +148,9 @@ func (p SettingsPatch) apply(s Settings) (Settings, []settingChange, error) {
 		}
 	}
 
-	if p.ResponsibleContact.Set {
-		c := p.ResponsibleContact.Value
+	if c, ok, err := p.ResponsibleContact.get("responsible_contact"); err != nil {
+		return s, nil, err
+	} else if ok {
 		if p.ResponsibleContact.Null {
 			c = ContactPatch{Some(""), Some(""), Some("")}
 		}
@@ -163,10 +165,14 @@ func (p SettingsPatch) apply(s Settings) (Settings, []settingChange, error) {
 			{"responsible_contact.phone", c.Phone, &next.ResponsibleContact.Phone, func(f, s string) (string, error) { return NormalizePhone(f, s, AnyPhone) }},
 		}
 		for _, f := range fields {
-			if !f.patch.Set {
+			raw, ok, err := f.patch.get(f.name) // null gives "", which clears
+			if err != nil {
+				return s, nil, err
+			}
+			if !ok {
 				continue
 			}
-			v, err := f.clean(f.name, f.patch.Value) // null leaves Value "", which clears
+			v, err := f.clean(f.name, raw)
 			if err != nil {
 				return s, nil, err
 			}
@@ -211,8 +217,10 @@ func (p SettingsPatch) apply(s Settings) (Settings, []settingChange, error) {
 		}
 	}
 
-	if p.AllowedReturnOrigins.Set {
-		origins, err := normalizeOrigins(p.AllowedReturnOrigins.Value) // null clears
+	if list, ok, err := p.AllowedReturnOrigins.get("allowed_return_origins"); err != nil {
+		return s, nil, err
+	} else if ok {
+		origins, err := normalizeOrigins(list) // null clears
 		if err != nil {
 			return s, nil, err
 		}
@@ -221,8 +229,10 @@ func (p SettingsPatch) apply(s Settings) (Settings, []settingChange, error) {
 			next.AllowedReturnOrigins = origins
 		}
 	}
-	if p.SMSCountries.Set {
-		regions, err := normalizeRegions(p.SMSCountries.Value) // null clears
+	if list, ok, err := p.SMSCountries.get("sms_countries"); err != nil {
+		return s, nil, err
+	} else if ok {
+		regions, err := normalizeRegions(list) // null clears
 		if err != nil {
 			return s, nil, err
 		}
@@ -278,11 +288,15 @@ func normalizeOrigins(in []string) ([]string, error) {
 }
 
 // Optional is a field of a partial update: absent (Set false), null
-// (Set and Null) or a value.
+// (Set and Null) or a value. A value of the wrong JSON type is kept as a
+// mistake that get and required report with the field's name: decoding
+// errors from inside an UnmarshalJSON carry no field path in every Go
+// version, so the field is named where it is read.
 type Optional[T any] struct {
 	Set   bool
 	Null  bool
 	Value T
+	wrong string // the JSON type that came instead of T's, if one did
 }
 
 // Some returns an Optional holding v.
@@ -298,11 +312,46 @@ func (o *Optional[T]) UnmarshalJSON(b []byte) error {
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	return dec.Decode(&o.Value)
+	err := dec.Decode(&o.Value)
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		o.wrong = te.Type.Kind().String()
+		return nil
+	}
+	return err
+}
+
+// get returns the field's value, zero for null, and whether it was set.
+func (o Optional[T]) get(field string) (T, bool, error) {
+	if o.wrong != "" {
+		var zero T
+		return zero, false, Invalid(field, "%s must be %s", field, KindWords(o.wrong))
+	}
+	return o.Value, o.Set, nil
+}
+
+// KindWords names a Go kind the way a JSON client thinks of it.
+func KindWords(kind string) string {
+	switch {
+	case kind == "string":
+		return "a string"
+	case kind == "bool":
+		return "true or false"
+	case strings.HasPrefix(kind, "int"), strings.HasPrefix(kind, "uint"):
+		return "a whole number in range"
+	case kind == "slice":
+		return "an array"
+	case kind == "struct", kind == "map":
+		return "an object"
+	}
+	return "of another type"
 }
 
 // required returns the value of a field that may be absent but not null.
 func (o Optional[T]) required(field string) (T, bool, error) {
+	if o.wrong != "" {
+		return o.get(field)
+	}
 	if o.Null {
 		var zero T
 		return zero, false, Invalid(field, "%s must not be null", field)

@@ -1,6 +1,7 @@
 package twostep
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -88,6 +89,8 @@ func AsError(err error) *Error {
 		return &Error{Code: CodeNotFound, Message: "not found", Err: err}
 	case errors.Is(err, ErrConflict):
 		return &Error{Code: CodeConflict, Message: "conflicts with existing data", Err: err}
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return &Error{Code: CodeUnavailable, Message: "the request ended before it was done; try again", Err: err}
 	default:
 		return Internal(err)
 	}

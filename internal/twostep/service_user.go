@@ -83,8 +83,8 @@ func (s *Service) Users(ctx context.Context, c Caller, companyID string, f UserF
 	if f.Limit, err = checkLimit(f.Limit); err != nil {
 		return nil, "", err
 	}
-	if len(f.Query) > maxNameLen {
-		return nil, "", Invalid("q", "q must be at most %d characters", maxNameLen)
+	if f.Query, err = cleanQuery(f.Query); err != nil {
+		return nil, "", err
 	}
 	err = s.view(ctx, func(tx Tx) error {
 		if _, _, err := s.company(ctx, tx, c, companyID, false); err != nil {
@@ -121,8 +121,12 @@ func (s *Service) UpdateUser(ctx context.Context, c Caller, companyID, userID st
 			{"email", p.Email, &u.Email},
 			{"phone", p.Phone, &u.Phone},
 		} {
-			if f.patch.Set {
-				*f.dst = f.patch.Value // null clears
+			v, ok, err := f.patch.get(f.name) // null clears
+			if err != nil {
+				return err
+			}
+			if ok {
+				*f.dst = v
 			}
 		}
 		if v, ok, err := p.Name.required("name"); err != nil {
@@ -248,7 +252,11 @@ func (s *Service) DeleteUser(ctx context.Context, c Caller, companyID, userID st
 // CountUsers counts a company's users that match a search.
 func (s *Service) CountUsers(ctx context.Context, c Caller, companyID, query string) (int, error) {
 	var n int
-	err := s.view(ctx, func(tx Tx) error {
+	query, err := cleanQuery(query)
+	if err != nil {
+		return 0, err
+	}
+	err = s.view(ctx, func(tx Tx) error {
 		if _, _, err := s.company(ctx, tx, c, companyID, false); err != nil {
 			return err
 		}

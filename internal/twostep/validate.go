@@ -39,6 +39,15 @@ func cleanText(field, s string, max int, optional bool) (string, error) {
 	return s, nil
 }
 
+// cleanQuery checks a search: a NUL or another control character would cut
+// SQLite's LIKE short and PostgreSQL refuses it.
+func cleanQuery(q string) (string, error) {
+	if q == "" {
+		return "", nil
+	}
+	return cleanText("q", q, maxNameLen, true)
+}
+
 // NormalizeEmail checks an email address and returns it with its domain in
 // lower case. The empty string stays empty.
 func NormalizeEmail(field, s string) (string, error) {
@@ -60,7 +69,10 @@ func NormalizeEmail(field, s string) (string, error) {
 		strings.HasSuffix(domain, ".") || strings.ContainsAny(domain, "[]") {
 		return "", bad
 	}
-	return local + "@" + domain, nil
+	if out := local + "@" + domain; len(out) <= maxEmailLen {
+		return out, nil
+	}
+	return "", bad // lower case can take more bytes
 }
 
 // PhoneKind says which phone numbers a field accepts.
@@ -123,7 +135,7 @@ func NormalizeOrigin(field, s string) (string, error) {
 		return "", bad
 	}
 	host, port := strings.ToLower(u.Hostname()), u.Port()
-	if host == "" {
+	if host == "" || strings.Contains(host, "%") { // no IPv6 zones: they name a local interface
 		return "", bad
 	}
 	if (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {

@@ -111,3 +111,18 @@ func TestCleanText(t *testing.T) {
 		t.Error("201 characters were accepted")
 	}
 }
+
+func TestFuzzFindings(t *testing.T) {
+	// A search with a NUL would cut SQLite's LIKE short: refused.
+	if _, err := cleanQuery("1\x00"); err == nil {
+		t.Error("a search with a NUL was accepted")
+	}
+	// IPv6 zones name a local interface, and did not normalise twice.
+	if o, err := NormalizeOrigin("origin", "http://[fe80::1%25en0]:8080"); err == nil {
+		t.Errorf("an origin with a zone was accepted: %q", o)
+	}
+	// Lower case can make a domain longer in bytes than the limit.
+	if e, err := NormalizeEmail("email", "a@"+strings.Repeat("Ⱥ", 120)+".com"); err == nil {
+		t.Errorf("an email over the limit after lower-casing was accepted: %d bytes", len(e))
+	}
+}

@@ -157,6 +157,10 @@ func (s *Server) switchTwoFA(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	userID := r.PathValue("user")
+	if !isText(userID) {
+		http.NotFound(w, r)
+		return
+	}
 	on := r.PostFormValue("enabled") == "true"
 	ret := localPath(r.PostFormValue("return"), "/admin/2fa")
 	wantsJSON := strings.Contains(r.Header.Get("Accept"), "application/json")

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/twostep/twostep/internal/twostep"
 )
@@ -30,6 +32,9 @@ func (s *Server) handleAPI(pattern string, h apiHandler) {
 			err = checkQuery(r)
 		}
 		if err == nil {
+			err = checkPath(r, pattern)
+		}
+		if err == nil {
 			err = h(w, r, c)
 		}
 		if err != nil {
@@ -39,12 +44,45 @@ func (s *Server) handleAPI(pattern string, h apiHandler) {
 }
 
 // checkQuery refuses a query string that does not parse, which
-// r.URL.Query would silently drop parts of.
+// r.URL.Query would silently drop parts of, or that is not text.
 func checkQuery(r *http.Request) error {
-	if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
-		return &twostep.Error{Code: twostep.CodeInvalidQuery, Message: "the query string is not well-formed"}
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	bad := &twostep.Error{Code: twostep.CodeInvalidQuery, Message: "the query string is not well-formed"}
+	if err != nil {
+		return bad
+	}
+	for _, vs := range q {
+		for _, v := range vs {
+			if !isText(v) {
+				return bad
+			}
+		}
 	}
 	return nil
+}
+
+// checkPath answers a path whose ids are not text (invalid UTF-8, control
+// characters) as not found: no object has such an id.
+func checkPath(r *http.Request, pattern string) error {
+	for _, name := range []string{"company", "user", "challenge", "app"} {
+		if strings.Contains(pattern, "{"+name+"}") && !isText(r.PathValue(name)) {
+			return &twostep.Error{Code: twostep.CodeNotFound, Message: "not found"}
+		}
+	}
+	return nil
+}
+
+// isText reports whether s is valid UTF-8 without control characters.
+func isText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // authenticate reads the API key and the acting user of a request.
@@ -61,7 +99,7 @@ func (s *Server) authenticate(r *http.Request) (twostep.Caller, error) {
 	c.IP, c.UserAgent = clientIP(r), userAgent(r)
 	if v, ok := r.Header[http.CanonicalHeaderKey(twostep.ActorField)]; ok {
 		c.UserID = strings.TrimSpace(strings.Join(v, ""))
-		if c.UserID == "" || len(c.UserID) > 100 {
+		if c.UserID == "" || len(c.UserID) > 100 || !isText(c.UserID) {
 			return c, twostep.Invalid(twostep.ActorField, "%s must be the id of a user of this company", twostep.ActorField)
 		}
 	}
@@ -134,7 +172,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		return &twostep.Error{Code: twostep.CodeInvalidJSON, Message: "the request body must be a JSON object"}
 	case errors.As(err, &typeError):
 		return &twostep.Error{Code: twostep.CodeInvalidValue, Field: typeError.Field,
-			Message: fmt.Sprintf("%s must be %s", typeError.Field, jsonKind(typeError.Type.Kind().String()))}
+			Message: fmt.Sprintf("%s must be %s", typeError.Field, twostep.KindWords(typeError.Type.Kind().String()))}
 	}
 	// encoding/json has no typed error for unknown fields; this is its text.
 	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
@@ -150,23 +188,6 @@ func decodeOptional(w http.ResponseWriter, r *http.Request, v any) error {
 		return err
 	}
 	return nil
-}
-
-// jsonKind names a Go kind the way a JSON client thinks of it.
-func jsonKind(kind string) string {
-	switch {
-	case kind == "string":
-		return "a string"
-	case kind == "bool":
-		return "true or false"
-	case strings.HasPrefix(kind, "int"), strings.HasPrefix(kind, "uint"):
-		return "a whole number in range"
-	case kind == "slice":
-		return "an array"
-	case kind == "struct", kind == "map":
-		return "an object"
-	}
-	return "of another type"
 }
 
 // writeJSON answers with v as JSON.
@@ -223,7 +244,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if !ok {
 		status = http.StatusInternalServerError
 	}
-	if status >= 500 {
+	switch {
+	case errors.Is(err, context.Canceled):
+		// The client went away; nothing failed on our side.
+		s.log.InfoContext(r.Context(), "request cancelled by the client", "method", r.Method, "path", logPath(r.URL.Path))
+	case status >= 500:
 		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", logPath(r.URL.Path), "code", e.Code, "err", err)
 	}
 	body := errorBody{errorJSON{Code: e.Code, Message: e.Message, Field: e.Field}}

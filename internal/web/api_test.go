@@ -148,6 +148,10 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 			{"UntilBeforeSince", "GET", base + "/audit-events?since=2026-11-27&until=2026-11-26", nil, 422, "invalid_value", "until"},
 			{"BadAction", "GET", base + "/audit-events?action=user.hacked", nil, 422, "invalid_value", "action"},
 			{"BadFormat", "GET", base + "/audit-events/export?format=xlsx", nil, 422, "invalid_value", "format"},
+			{"NULInSearch", "GET", base + "/users?q=1%00", nil, 400, "invalid_query", ""},
+			{"InvalidUTF8InSearch", "GET", base + "/users?q=%FF", nil, 400, "invalid_query", ""},
+			{"InvalidUTF8InPath", "GET", "/v1/companies/%FF/users", nil, 404, "not_found", ""},
+			{"NULInPath", "PATCH", base + "/users/usr%00x", `{"name":"X"}`, 404, "not_found", ""},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				r := c.do(tc.method, tc.path, tc.body)
