@@ -10,7 +10,7 @@ import (
 
 // SaveAdminAccount creates or replaces a user's console account.
 func (t *Tx) SaveAdminAccount(ctx context.Context, a twostep.AdminAccount) error {
-	_, err := t.tx.ExecContext(ctx, `
+	_, err := t.exec(ctx, `
 		INSERT INTO admin_accounts (user_id, company_id, email, password_hash, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (user_id) DO UPDATE SET email = excluded.email, password_hash = excluded.password_hash,
@@ -33,17 +33,17 @@ func (t *Tx) scanAdmin(r rowScanner) (twostep.AdminAccount, error) {
 
 // AdminByEmail finds a console account by its email.
 func (t *Tx) AdminByEmail(ctx context.Context, email string) (twostep.AdminAccount, error) {
-	return t.scanAdmin(t.tx.QueryRowContext(ctx, selectAdmin+` WHERE email = $1`, strings.ToLower(email)))
+	return t.scanAdmin(t.queryRow(ctx, selectAdmin+` WHERE email = $1`, strings.ToLower(email)))
 }
 
 // AdminByUser finds a user's console account.
 func (t *Tx) AdminByUser(ctx context.Context, userID string) (twostep.AdminAccount, error) {
-	return t.scanAdmin(t.tx.QueryRowContext(ctx, selectAdmin+` WHERE user_id = $1`, userID))
+	return t.scanAdmin(t.queryRow(ctx, selectAdmin+` WHERE user_id = $1`, userID))
 }
 
 // CreateSetupLink stores a set-up link by its token's hash.
 func (t *Tx) CreateSetupLink(ctx context.Context, tokenHash, userID string, expires time.Time) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO admin_setup_links (token_hash, user_id, expires_at) VALUES ($1, $2, $3)`,
+	_, err := t.exec(ctx, `INSERT INTO admin_setup_links (token_hash, user_id, expires_at) VALUES ($1, $2, $3)`,
 		tokenHash, userID, micros(expires))
 	return t.fail(err)
 }
@@ -51,7 +51,7 @@ func (t *Tx) CreateSetupLink(ctx context.Context, tokenHash, userID string, expi
 // SetupLinkUser returns the user of a link that is unused and unexpired.
 func (t *Tx) SetupLinkUser(ctx context.Context, tokenHash string, now time.Time) (string, error) {
 	var userID string
-	err := t.tx.QueryRowContext(ctx, `
+	err := t.queryRow(ctx, `
 		SELECT user_id FROM admin_setup_links WHERE token_hash = $1 AND used_at = 0 AND expires_at > $2`,
 		tokenHash, micros(now)).Scan(&userID)
 	return userID, t.fail(err)
@@ -60,7 +60,7 @@ func (t *Tx) SetupLinkUser(ctx context.Context, tokenHash string, now time.Time)
 // UseSetupLink marks a usable link used, in one conditional statement.
 func (t *Tx) UseSetupLink(ctx context.Context, tokenHash string, now time.Time) (string, error) {
 	var userID string
-	err := t.tx.QueryRowContext(ctx, `
+	err := t.queryRow(ctx, `
 		UPDATE admin_setup_links SET used_at = $2 WHERE token_hash = $1 AND used_at = 0 AND expires_at > $2
 		RETURNING user_id`, tokenHash, micros(now)).Scan(&userID)
 	return userID, t.fail(err)
@@ -68,7 +68,7 @@ func (t *Tx) UseSetupLink(ctx context.Context, tokenHash string, now time.Time) 
 
 // CreateSession stores a session by its token's hash.
 func (t *Tx) CreateSession(ctx context.Context, s twostep.Session) error {
-	_, err := t.tx.ExecContext(ctx, `
+	_, err := t.exec(ctx, `
 		INSERT INTO sessions (token_hash, user_id, company_id, stage, challenge_id, created_at, seen_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		s.TokenHash, s.UserID, s.CompanyID, s.Stage, s.ChallengeID, micros(s.CreatedAt), micros(s.SeenAt), micros(s.ExpiresAt))
@@ -81,7 +81,7 @@ func (t *Tx) Session(ctx context.Context, tokenHash string) (twostep.Session, er
 		s                      twostep.Session
 		created, seen, expires int64
 	)
-	err := t.tx.QueryRowContext(ctx, `
+	err := t.queryRow(ctx, `
 		SELECT token_hash, user_id, company_id, stage, challenge_id, created_at, seen_at, expires_at
 		FROM sessions WHERE token_hash = $1`, tokenHash).
 		Scan(&s.TokenHash, &s.UserID, &s.CompanyID, &s.Stage, &s.ChallengeID, &created, &seen, &expires)
@@ -91,33 +91,33 @@ func (t *Tx) Session(ctx context.Context, tokenHash string) (twostep.Session, er
 
 // TouchSession records a session's latest request.
 func (t *Tx) TouchSession(ctx context.Context, tokenHash string, at time.Time) error {
-	_, err := t.tx.ExecContext(ctx, `UPDATE sessions SET seen_at = $2 WHERE token_hash = $1`, tokenHash, micros(at))
+	_, err := t.exec(ctx, `UPDATE sessions SET seen_at = $2 WHERE token_hash = $1`, tokenHash, micros(at))
 	return t.fail(err)
 }
 
 // DeleteSession ends a session.
 func (t *Tx) DeleteSession(ctx context.Context, tokenHash string) error {
-	_, err := t.tx.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = $1`, tokenHash)
+	_, err := t.exec(ctx, `DELETE FROM sessions WHERE token_hash = $1`, tokenHash)
 	return t.fail(err)
 }
 
 // DeleteUserSessions ends every session of a user.
 func (t *Tx) DeleteUserSessions(ctx context.Context, userID string) error {
-	_, err := t.tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1`, userID)
+	_, err := t.exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, userID)
 	return t.fail(err)
 }
 
 // UserByEmail finds the user of a company with an email (the first, by
 // creation, when several share it).
 func (t *Tx) UserByEmail(ctx context.Context, companyID, email string) (twostep.User, error) {
-	u, err := scanUser(t.tx.QueryRowContext(ctx, selectUser+`
+	u, err := scanUser(t.queryRow(ctx, selectUser+`
 		WHERE company_id = $1 AND lower(email) = $2 ORDER BY created_at, id LIMIT 1`, companyID, strings.ToLower(email)))
 	return u, t.fail(err)
 }
 
 // AddStats adds a day's counts with one upsert.
 func (t *Tx) AddStats(ctx context.Context, companyID string, d twostep.DayStats) error {
-	_, err := t.tx.ExecContext(ctx, `
+	_, err := t.exec(ctx, `
 		INSERT INTO daily_stats (company_id, day, sent, approved, failed, locked) VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (company_id, day) DO UPDATE SET sent = daily_stats.sent + excluded.sent,
 			approved = daily_stats.approved + excluded.approved, failed = daily_stats.failed + excluded.failed,
@@ -128,7 +128,7 @@ func (t *Tx) AddStats(ctx context.Context, companyID string, d twostep.DayStats)
 
 // Stats reads a company's days from..to.
 func (t *Tx) Stats(ctx context.Context, companyID, from, to string) ([]twostep.DayStats, error) {
-	rows, err := t.tx.QueryContext(ctx, `
+	rows, err := t.query(ctx, `
 		SELECT day, sent, approved, failed, locked FROM daily_stats
 		WHERE company_id = $1 AND day >= $2 AND day <= $3 ORDER BY day`, companyID, from, to)
 	if err != nil {

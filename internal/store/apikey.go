@@ -9,7 +9,7 @@ import (
 
 // CreateAPIKey stores a key by its hash.
 func (t *Tx) CreateAPIKey(ctx context.Context, k twostep.APIKey, hash string) error {
-	_, err := t.tx.ExecContext(ctx, `
+	_, err := t.exec(ctx, `
 		INSERT INTO api_keys (id, name, company_id, hash, created_at) VALUES ($1, $2, $3, $4, $5)`,
 		k.ID, k.Name, nullIfEmpty(k.CompanyID), hash, micros(k.CreatedAt))
 	return t.fail(err)
@@ -29,13 +29,13 @@ func scanAPIKey(r rowScanner) (twostep.APIKey, error) {
 
 // APIKeyByHash finds a key by the hash of its secret.
 func (t *Tx) APIKeyByHash(ctx context.Context, hash string) (twostep.APIKey, error) {
-	k, err := scanAPIKey(t.tx.QueryRowContext(ctx, selectAPIKey+` WHERE hash = $1`, hash))
+	k, err := scanAPIKey(t.queryRow(ctx, selectAPIKey+` WHERE hash = $1`, hash))
 	return k, t.fail(err)
 }
 
 // APIKeys lists every key, oldest first.
 func (t *Tx) APIKeys(ctx context.Context) ([]twostep.APIKey, error) {
-	rows, err := t.tx.QueryContext(ctx, selectAPIKey+` ORDER BY created_at, id`)
+	rows, err := t.query(ctx, selectAPIKey+` ORDER BY created_at, id`)
 	if err != nil {
 		return nil, t.fail(err)
 	}

@@ -16,7 +16,7 @@ func (t *Tx) NextAuditSeq(ctx context.Context, companyID string) (int64, string,
 		seq  int64
 		prev string
 	)
-	err := t.tx.QueryRowContext(ctx, `
+	err := t.queryRow(ctx, `
 		UPDATE companies SET audit_seq = audit_seq + 1 WHERE id = $1
 		RETURNING audit_seq, audit_head`, companyID).Scan(&seq, &prev)
 	return seq, prev, t.fail(err)
@@ -24,7 +24,7 @@ func (t *Tx) NextAuditSeq(ctx context.Context, companyID string) (int64, string,
 
 // InsertAuditEvent stores an event and makes its hash the chain's head.
 func (t *Tx) InsertAuditEvent(ctx context.Context, e twostep.AuditEvent) error {
-	_, err := t.tx.ExecContext(ctx, `
+	_, err := t.exec(ctx, `
 		INSERT INTO audit_events (company_id, seq, id, time, actor_type, actor_id, actor_name,
 			action, target_id, target_name, app, details, ip, user_agent, hash)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
@@ -71,7 +71,7 @@ func (t *Tx) AuditEvents(ctx context.Context, companyID string, f twostep.AuditF
 			return nil, "", err
 		}
 	}
-	rows, err := t.tx.QueryContext(ctx, selectAudit+`
+	rows, err := t.query(ctx, selectAudit+`
 		WHERE company_id = $1
 			AND ($2 = '' OR action = $2)
 			AND ($3 = '' OR target_id = $3 OR actor_id = $3)
@@ -98,7 +98,7 @@ func (t *Tx) AuditEvents(ctx context.Context, companyID string, f twostep.AuditF
 
 // AuditChain returns up to limit events with seq > after, oldest first.
 func (t *Tx) AuditChain(ctx context.Context, companyID string, after int64, limit int) ([]twostep.AuditEvent, error) {
-	rows, err := t.tx.QueryContext(ctx, selectAudit+`
+	rows, err := t.query(ctx, selectAudit+`
 		WHERE company_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`, companyID, after, limit)
 	if err != nil {
 		return nil, t.fail(err)
@@ -122,7 +122,7 @@ func (t *Tx) scanAudits(rows *sql.Rows) ([]twostep.AuditEvent, error) {
 // AuditHead returns the head the company records for its chain.
 func (t *Tx) AuditHead(ctx context.Context, companyID string) (twostep.AuditHead, error) {
 	var h twostep.AuditHead
-	err := t.tx.QueryRowContext(ctx, `SELECT audit_seq, audit_head FROM companies WHERE id = $1`, companyID).
+	err := t.queryRow(ctx, `SELECT audit_seq, audit_head FROM companies WHERE id = $1`, companyID).
 		Scan(&h.Seq, &h.Hash)
 	return h, t.fail(err)
 }

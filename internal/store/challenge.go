@@ -9,7 +9,7 @@ import (
 
 // CreateChallenge stores a new challenge.
 func (t *Tx) CreateChallenge(ctx context.Context, c twostep.Challenge) error {
-	_, err := t.tx.ExecContext(ctx, `
+	_, err := t.exec(ctx, `
 		INSERT INTO challenges (id, company_id, user_id, app, status, channel, destination, code_hash,
 			code_attempts, code_expires_at, last_sent_at, sends, failures, sms_failed, ip, user_agent,
 			return_url, verify_token_hash, created_at, approved_at)
@@ -41,7 +41,7 @@ func (t *Tx) scanChallenge(r rowScanner) (twostep.Challenge, error) {
 
 // Challenge reads a challenge.
 func (t *Tx) Challenge(ctx context.Context, id string) (twostep.Challenge, error) {
-	return t.scanChallenge(t.tx.QueryRowContext(ctx, selectChallenge+` WHERE id = $1`, id))
+	return t.scanChallenge(t.queryRow(ctx, selectChallenge+` WHERE id = $1`, id))
 }
 
 // ChallengeByVerifyToken reads the challenge of a hosted page's token.
@@ -49,12 +49,12 @@ func (t *Tx) ChallengeByVerifyToken(ctx context.Context, tokenHash string) (twos
 	if tokenHash == "" {
 		return twostep.Challenge{}, twostep.ErrNotFound
 	}
-	return t.scanChallenge(t.tx.QueryRowContext(ctx, selectChallenge+` WHERE verify_token_hash = $1`, tokenHash))
+	return t.scanChallenge(t.queryRow(ctx, selectChallenge+` WHERE verify_token_hash = $1`, tokenHash))
 }
 
 // ChallengeForUpdate reads a challenge and locks its row.
 func (t *Tx) ChallengeForUpdate(ctx context.Context, id string) (twostep.Challenge, error) {
-	return t.scanChallenge(t.tx.QueryRowContext(ctx, selectChallenge+` WHERE id = $1`+t.d.lockRow, id))
+	return t.scanChallenge(t.queryRow(ctx, selectChallenge+` WHERE id = $1`+t.d.lockRow, id))
 }
 
 // UpdateChallenge stores next if the row still has prev's status, code,
@@ -92,7 +92,7 @@ func (t *Tx) scanLockout(r rowScanner) (twostep.Lockout, error) {
 // Lockout reads a user's lockout in one app; a user without one has a
 // zero lockout.
 func (t *Tx) Lockout(ctx context.Context, companyID, userID string, app twostep.App) (twostep.Lockout, error) {
-	l, err := t.scanLockout(t.tx.QueryRowContext(ctx, selectLockout+`
+	l, err := t.scanLockout(t.queryRow(ctx, selectLockout+`
 		WHERE user_id = $1 AND app = $2 AND company_id = $3`, userID, app, companyID))
 	if err != nil {
 		if err = t.fail(err); errors.Is(err, twostep.ErrNotFound) {
@@ -105,13 +105,13 @@ func (t *Tx) Lockout(ctx context.Context, companyID, userID string, app twostep.
 // LockoutForUpdate makes sure the lockout row exists and locks it, so that
 // concurrent failures of one user and app are counted one after another.
 func (t *Tx) LockoutForUpdate(ctx context.Context, companyID, userID string, app twostep.App) (twostep.Lockout, error) {
-	_, err := t.tx.ExecContext(ctx, `
+	_, err := t.exec(ctx, `
 		INSERT INTO lockouts (company_id, user_id, app) VALUES ($1, $2, $3)
 		ON CONFLICT (user_id, app) DO NOTHING`, companyID, userID, app)
 	if err != nil {
 		return twostep.Lockout{}, t.fail(err)
 	}
-	l, err := t.scanLockout(t.tx.QueryRowContext(ctx, selectLockout+`
+	l, err := t.scanLockout(t.queryRow(ctx, selectLockout+`
 		WHERE user_id = $1 AND app = $2 AND company_id = $3`+t.d.lockRow, userID, app, companyID))
 	return l, t.fail(err)
 }
@@ -130,7 +130,7 @@ func (t *Tx) SaveLockout(ctx context.Context, prev, next twostep.Lockout) error 
 
 // Lockouts reads a user's lockouts in every app that has one.
 func (t *Tx) Lockouts(ctx context.Context, companyID, userID string) ([]twostep.Lockout, error) {
-	rows, err := t.tx.QueryContext(ctx, selectLockout+` WHERE user_id = $1 AND company_id = $2 ORDER BY app`, userID, companyID)
+	rows, err := t.query(ctx, selectLockout+` WHERE user_id = $1 AND company_id = $2 ORDER BY app`, userID, companyID)
 	if err != nil {
 		return nil, t.fail(err)
 	}

@@ -20,7 +20,7 @@ func (t *Tx) CreateCompany(ctx context.Context, c twostep.Company) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.tx.ExecContext(ctx, `
+	_, err = t.exec(ctx, `
 		INSERT INTO companies (id, name, created_at, delivery_method, contact_name, contact_email,
 			contact_phone, default_web, default_manager, sms_daily_cap, allowed_return_origins,
 			sms_countries, settings_updated_at)
@@ -40,12 +40,12 @@ const selectCompany = `
 
 // Company reads a company and its settings.
 func (t *Tx) Company(ctx context.Context, id string) (twostep.Company, error) {
-	return t.scanCompany(t.tx.QueryRowContext(ctx, selectCompany+` WHERE id = $1`, id))
+	return t.scanCompany(t.queryRow(ctx, selectCompany+` WHERE id = $1`, id))
 }
 
 // CompanyForUpdate reads a company and locks its row.
 func (t *Tx) CompanyForUpdate(ctx context.Context, id string) (twostep.Company, error) {
-	return t.scanCompany(t.tx.QueryRowContext(ctx, selectCompany+` WHERE id = $1`+t.d.lockRow, id))
+	return t.scanCompany(t.queryRow(ctx, selectCompany+` WHERE id = $1`+t.d.lockRow, id))
 }
 
 func (t *Tx) scanCompany(row *sql.Row) (twostep.Company, error) {
@@ -93,7 +93,7 @@ func (t *Tx) UpdateSettings(ctx context.Context, companyID string, s twostep.Set
 
 // CompanyIDs lists company ids in order, after the given one.
 func (t *Tx) CompanyIDs(ctx context.Context, after string, limit int) ([]string, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT id FROM companies WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+	rows, err := t.query(ctx, `SELECT id FROM companies WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
 	if err != nil {
 		return nil, t.fail(err)
 	}

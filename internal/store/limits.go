@@ -9,12 +9,12 @@ import (
 
 // RateHits makes sure key has a row, locks it and returns its hits.
 func (t *Tx) RateHits(ctx context.Context, key string) ([]time.Time, error) {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO rate_limits (key) VALUES ($1) ON CONFLICT (key) DO NOTHING`, key)
+	_, err := t.exec(ctx, `INSERT INTO rate_limits (key) VALUES ($1) ON CONFLICT (key) DO NOTHING`, key)
 	if err != nil {
 		return nil, t.fail(err)
 	}
 	var log string
-	err = t.tx.QueryRowContext(ctx, `SELECT hits FROM rate_limits WHERE key = $1`+t.d.lockRow, key).Scan(&log)
+	err = t.queryRow(ctx, `SELECT hits FROM rate_limits WHERE key = $1`+t.d.lockRow, key).Scan(&log)
 	if err != nil {
 		return nil, t.fail(err)
 	}
@@ -40,7 +40,7 @@ func (t *Tx) SaveRateHits(ctx context.Context, key string, hits []time.Time) err
 // upsert decides it in one statement, so concurrent counters never pass
 // the limit.
 func (t *Tx) CountUpTo(ctx context.Context, key string, limit int) (bool, error) {
-	rows, err := t.tx.QueryContext(ctx, `
+	rows, err := t.query(ctx, `
 		INSERT INTO counters (key, count) SELECT $1, 1 WHERE $2 > 0
 		ON CONFLICT (key) DO UPDATE SET count = counters.count + 1 WHERE counters.count < $2
 		RETURNING count`, key, limit)

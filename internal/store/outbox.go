@@ -11,7 +11,7 @@ import (
 
 // EnqueueMessage stores a message to send.
 func (t *Tx) EnqueueMessage(ctx context.Context, m twostep.OutboxMessage) error {
-	_, err := t.tx.ExecContext(ctx, `
+	_, err := t.exec(ctx, `
 		INSERT INTO outbox (challenge_id, company_id, user_id, app, send, channel, destination,
 			company_name, sealed_code, code_expires_at, status, next_attempt_at, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
@@ -22,7 +22,7 @@ func (t *Tx) EnqueueMessage(ctx context.Context, m twostep.OutboxMessage) error 
 
 // CancelMessages cancels a challenge's queued messages and drops their codes.
 func (t *Tx) CancelMessages(ctx context.Context, challengeID string, at time.Time) error {
-	_, err := t.tx.ExecContext(ctx, `
+	_, err := t.exec(ctx, `
 		UPDATE outbox SET status = 'cancelled', sealed_code = '', finished_at = $2, lease_until = 0
 		WHERE challenge_id = $1 AND status = 'queued'`, challengeID, micros(at))
 	return t.fail(err)
@@ -31,7 +31,7 @@ func (t *Tx) CancelMessages(ctx context.Context, challengeID string, at time.Tim
 // LatestDelivery reads the state of a challenge's newest message.
 func (t *Tx) LatestDelivery(ctx context.Context, challengeID string) (twostep.Delivery, error) {
 	var d twostep.Delivery
-	err := t.tx.QueryRowContext(ctx, `
+	err := t.queryRow(ctx, `
 		SELECT status, channel FROM outbox WHERE challenge_id = $1 ORDER BY id DESC LIMIT 1`, challengeID).
 		Scan(&d.Status, &d.Channel)
 	if err = t.fail(err); errors.Is(err, twostep.ErrNotFound) {
@@ -61,7 +61,7 @@ func scanMessage(r rowScanner) (twostep.OutboxMessage, error) {
 // another worker is claiming are skipped, not waited for; on SQLite the one
 // writer does the claiming.
 func (t *Tx) ClaimMessages(ctx context.Context, now, leaseUntil time.Time, limit int) ([]twostep.OutboxMessage, error) {
-	rows, err := t.tx.QueryContext(ctx, `
+	rows, err := t.query(ctx, `
 		UPDATE outbox SET lease_until = $2, attempts = attempts + 1
 		WHERE id IN (
 			SELECT id FROM outbox
@@ -87,14 +87,14 @@ func (t *Tx) ClaimMessages(ctx context.Context, now, leaseUntil time.Time, limit
 
 // Message reads one message.
 func (t *Tx) Message(ctx context.Context, id int64) (twostep.OutboxMessage, error) {
-	m, err := scanMessage(t.tx.QueryRowContext(ctx, `SELECT `+outboxColumns+` FROM outbox WHERE id = $1`, id))
+	m, err := scanMessage(t.queryRow(ctx, `SELECT `+outboxColumns+` FROM outbox WHERE id = $1`, id))
 	return m, t.fail(err)
 }
 
 // FinishMessage ends a queued message and drops its code. A message that
 // is no longer queued (cancelled meanwhile) is left as it is.
 func (t *Tx) FinishMessage(ctx context.Context, id int64, status twostep.DeliveryStatus, providerID, lastError string, at time.Time) error {
-	_, err := t.tx.ExecContext(ctx, `
+	_, err := t.exec(ctx, `
 		UPDATE outbox SET status = $2, provider_id = $3, last_error = $4, finished_at = $5,
 			sealed_code = '', lease_until = 0
 		WHERE id = $1 AND status = 'queued'`, id, status, providerID, lastError, micros(at))
@@ -103,7 +103,7 @@ func (t *Tx) FinishMessage(ctx context.Context, id int64, status twostep.Deliver
 
 // RetryMessage returns a message to the queue, due at at.
 func (t *Tx) RetryMessage(ctx context.Context, id int64, at time.Time, lastError string) error {
-	_, err := t.tx.ExecContext(ctx, `
+	_, err := t.exec(ctx, `
 		UPDATE outbox SET next_attempt_at = $2, last_error = $3, lease_until = 0
 		WHERE id = $1 AND status = 'queued'`, id, micros(at), lastError)
 	return t.fail(err)
@@ -112,6 +112,6 @@ func (t *Tx) RetryMessage(ctx context.Context, id int64, at time.Time, lastError
 // OutboxDepth counts the queued messages.
 func (t *Tx) OutboxDepth(ctx context.Context) (int, error) {
 	var n int
-	err := t.tx.QueryRowContext(ctx, `SELECT count(*) FROM outbox WHERE status = 'queued'`).Scan(&n)
+	err := t.queryRow(ctx, `SELECT count(*) FROM outbox WHERE status = 'queued'`).Scan(&n)
 	return n, t.fail(err)
 }

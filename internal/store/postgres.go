@@ -42,6 +42,8 @@ func openPostgres(url string) (*DB, error) {
 	db.SetMaxOpenConns(10)
 	db.SetMaxIdleConns(10)
 	db.SetConnMaxIdleTime(5 * time.Minute)
+	// No statement cache here: pgx already keeps each statement prepared
+	// on the connection that ran it.
 	return &DB{dialect: postgresDialect, db: db, rdb: db}, nil
 }
 

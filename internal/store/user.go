@@ -9,7 +9,7 @@ import (
 
 // CreateUser stores a new user.
 func (t *Tx) CreateUser(ctx context.Context, u twostep.User) error {
-	_, err := t.tx.ExecContext(ctx, `
+	_, err := t.exec(ctx, `
 		INSERT INTO users (id, company_id, external_id, name, email, phone, role, twofa_web,
 			twofa_manager, sort_name, search, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
@@ -40,13 +40,13 @@ func scanUser(r rowScanner) (twostep.User, error) {
 
 // User reads one user of a company.
 func (t *Tx) User(ctx context.Context, companyID, id string) (twostep.User, error) {
-	u, err := scanUser(t.tx.QueryRowContext(ctx, selectUser+` WHERE company_id = $1 AND id = $2`, companyID, id))
+	u, err := scanUser(t.queryRow(ctx, selectUser+` WHERE company_id = $1 AND id = $2`, companyID, id))
 	return u, t.fail(err)
 }
 
 // UserForUpdate reads one user of a company and locks the row.
 func (t *Tx) UserForUpdate(ctx context.Context, companyID, id string) (twostep.User, error) {
-	u, err := scanUser(t.tx.QueryRowContext(ctx, selectUser+` WHERE company_id = $1 AND id = $2`+t.d.lockRow, companyID, id))
+	u, err := scanUser(t.queryRow(ctx, selectUser+` WHERE company_id = $1 AND id = $2`+t.d.lockRow, companyID, id))
 	return u, t.fail(err)
 }
 
@@ -80,7 +80,7 @@ func (t *Tx) Users(ctx context.Context, companyID string, f twostep.UserFilter) 
 		}
 	}
 	pattern := searchPattern(f.Query)
-	rows, err := t.tx.QueryContext(ctx, selectUser+`
+	rows, err := t.query(ctx, selectUser+`
 		WHERE company_id = $1
 			AND ($2 = '' OR search LIKE $2 ESCAPE '\')
 			AND (sort_name > $3 OR (sort_name = $3 AND id > $4))
@@ -122,7 +122,7 @@ func searchPattern(q string) string {
 // CountUsers counts the users a search matches.
 func (t *Tx) CountUsers(ctx context.Context, companyID, query string) (int, error) {
 	var n int
-	err := t.tx.QueryRowContext(ctx, `
+	err := t.queryRow(ctx, `
 		SELECT count(*) FROM users WHERE company_id = $1 AND ($2 = '' OR search LIKE $2 ESCAPE '\')`,
 		companyID, searchPattern(query)).Scan(&n)
 	return n, t.fail(err)
