@@ -176,11 +176,10 @@ func (w *workspace) startInProcess(ctx context.Context, dbURL, name, addr string
 		return nil, err
 	}
 	public := "http://" + addr
-	var worker *delivery.Worker
 	svc := twostep.NewService(db, twostep.Options{
 		AuditKey: secrets.AuditKey, CodeKey: secrets.CodeKey, OutboxKey: secrets.OutboxKey,
 		CodeTTL: twostep.DefaultCodeTTL, ResendCooldown: 0,
-		Notify: func() { worker.Notify() }, Signer: twostep.NewResultSigner(secrets.SignSeed, public),
+		Signer: twostep.NewResultSigner(secrets.SignSeed, public),
 	})
 	_, key, err := svc.CreateAPIKey(ctx, "load", "")
 	if err != nil {
@@ -193,8 +192,9 @@ func (w *workspace) startInProcess(ctx context.Context, dbURL, name, addr string
 		return nil, err
 	}
 	m := metrics.New(svc.OutboxDepth)
-	worker = delivery.NewWorker(svc, senders.ByChannel, log, m, delivery.WorkerOptions{
+	worker := delivery.NewWorker(svc, senders.ByChannel, log, m, delivery.WorkerOptions{
 		MaxBackoff: 30 * time.Second, SendTimeout: 15 * time.Second, Host: "127.0.0.1"})
+	svc.SetCourier(worker)
 	wctx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
 	workerDone := make(chan struct{})
 	go func() { worker.Run(wctx); close(workerDone) }()

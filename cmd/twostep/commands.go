@@ -60,7 +60,7 @@ func (e *env) apikey(args []string) error {
 		if *name == "" {
 			return usageError{"apikey create needs --name"}
 		}
-		a, err := e.open(cfg, e.textLogger(), true, nil)
+		a, err := e.open(cfg, e.textLogger(), true)
 		if err != nil {
 			return err
 		}
@@ -83,7 +83,7 @@ func (e *env) apikey(args []string) error {
 		if err != nil {
 			return err
 		}
-		a, err := e.open(cfg, e.textLogger(), true, nil)
+		a, err := e.open(cfg, e.textLogger(), true)
 		if err != nil {
 			return err
 		}
@@ -115,7 +115,7 @@ func (e *env) apikey(args []string) error {
 		if fs.NArg() != 1 {
 			return usageError{"apikey revoke needs the key's id"}
 		}
-		a, err := e.open(cfg, e.textLogger(), true, nil)
+		a, err := e.open(cfg, e.textLogger(), true)
 		if err != nil {
 			return err
 		}
@@ -140,7 +140,7 @@ func (e *env) audit(args []string) error {
 	if err != nil {
 		return err
 	}
-	a, err := e.open(cfg, e.textLogger(), true, nil)
+	a, err := e.open(cfg, e.textLogger(), true)
 	if err != nil {
 		return err
 	}
@@ -198,7 +198,7 @@ func (e *env) admin(args []string) error {
 	if *company == "" || *email == "" {
 		return usageError{"admin create needs --company and --email"}
 	}
-	a, err := e.open(cfg, e.textLogger(), true, nil)
+	a, err := e.open(cfg, e.textLogger(), true)
 	if err != nil {
 		return err
 	}

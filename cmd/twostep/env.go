@@ -86,9 +86,8 @@ type app struct {
 }
 
 // open opens the database and the secret file. With requireSchema it
-// refuses a database whose schema is behind. notify, if not nil, is told
-// whenever a message is queued.
-func (e *env) open(cfg config.Config, log *slog.Logger, requireSchema bool, notify func()) (*app, error) {
+// refuses a database whose schema is behind.
+func (e *env) open(cfg config.Config, log *slog.Logger, requireSchema bool) (*app, error) {
 	secrets, created, err := config.LoadSecrets(cfg.SecretFile)
 	if err != nil {
 		return nil, fmt.Errorf("secret file: %w", err)
@@ -109,7 +108,7 @@ func (e *env) open(cfg config.Config, log *slog.Logger, requireSchema bool, noti
 	svc := twostep.NewService(db, twostep.Options{
 		AuditKey: secrets.AuditKey, CodeKey: secrets.CodeKey, OutboxKey: secrets.OutboxKey,
 		CodeTTL: cfg.CodeTTL, ResendCooldown: cfg.ResendCooldown, ReturnOrigins: cfg.AllowedReturnOrigins,
-		Notify: notify, Signer: twostep.NewResultSigner(secrets.SignSeed, cfg.PublicURL),
+		Signer: twostep.NewResultSigner(secrets.SignSeed, cfg.PublicURL),
 	})
 	return &app{db: db, svc: svc, secrets: secrets}, nil
 }

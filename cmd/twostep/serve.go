@@ -45,8 +45,7 @@ func (e *env) jsonLogger(cfg config.Config) *slog.Logger {
 // nil, runs on the open app before HTTP starts and may return the demo's
 // sign-in target; ready, if not nil, is called once the server listens.
 func (e *env) run(cfg config.Config, log *slog.Logger, setup func(a *app) (*web.Demo, error), ready func(base string)) error {
-	var worker *delivery.Worker
-	a, err := e.open(cfg, log, true, func() { worker.Notify() })
+	a, err := e.open(cfg, log, true)
 	if err != nil {
 		return err
 	}
@@ -61,8 +60,9 @@ func (e *env) run(cfg config.Config, log *slog.Logger, setup func(a *app) (*web.
 	if u, err := url.Parse(cfg.PublicURL); err == nil {
 		host = u.Hostname()
 	}
-	worker = delivery.NewWorker(a.svc, senders.ByChannel, log, m,
+	worker := delivery.NewWorker(a.svc, senders.ByChannel, log, m,
 		delivery.WorkerOptions{MaxBackoff: cfg.DeliveryMaxBackoff, SendTimeout: cfg.DeliveryTimeout, Host: host})
+	a.svc.SetCourier(worker)
 	wctx, stopWorker := context.WithCancel(context.WithoutCancel(e.ctx))
 	workerDone := make(chan struct{})
 	go func() { worker.Run(wctx); close(workerDone) }()

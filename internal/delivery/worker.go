@@ -43,7 +43,18 @@ type Worker struct {
 	metrics *metrics.Metrics
 	opt     WorkerOptions
 	wake    chan struct{}
+	taken   chan taken
 }
+
+// taken is a message handed to the worker as it was queued.
+type taken struct {
+	m  twostep.Message
+	at time.Time
+}
+
+// takeQueue bounds the messages handed over and waiting for a free slot.
+// Past it, a message waits for its lease to run out and is claimed then.
+const takeQueue = 4096
 
 // NewWorker returns a worker over outbox.
 func NewWorker(outbox Outbox, senders map[twostep.Channel]Sender, log *slog.Logger, m *metrics.Metrics, opt WorkerOptions) *Worker {
@@ -64,7 +75,30 @@ func NewWorker(outbox Outbox, senders map[twostep.Channel]Sender, log *slog.Logg
 	// A lease outlives the longest send, so that no message is sent twice
 	// while its worker is alive; a dead worker's lease frees it soon after.
 	def(&opt.Lease, opt.SendTimeout+5*time.Second)
-	return &Worker{outbox: outbox, senders: senders, log: log, metrics: m, opt: opt, wake: make(chan struct{}, 1)}
+	return &Worker{outbox: outbox, senders: senders, log: log, metrics: m, opt: opt,
+		wake: make(chan struct{}, 1), taken: make(chan taken, takeQueue)}
+}
+
+var _ twostep.Courier = (*Worker)(nil)
+
+// Lease is how long a claim, or a message handed over, is the worker's.
+func (w *Worker) Lease() time.Duration { return w.opt.Lease }
+
+// Take hands the worker a message leased to it as it was queued, to send
+// as soon as there is room. It never blocks.
+func (w *Worker) Take(m twostep.Message) {
+	select {
+	case w.taken <- taken{m: m, at: time.Now()}:
+	default:
+		w.log.Warn("outbox: too many messages waiting; this one is sent when its lease runs out", "message", m.ID)
+	}
+}
+
+// maxTakeWait is the longest a message handed over may wait for a slot:
+// its send must end before its lease does, or another worker may claim
+// it and send it again.
+func (w *Worker) maxTakeWait() time.Duration {
+	return w.opt.Lease - w.opt.SendTimeout - time.Second
 }
 
 // Notify wakes the worker: a message was just queued. It never blocks.
@@ -80,6 +114,7 @@ func (w *Worker) Run(ctx context.Context) {
 	sem := make(chan struct{}, w.opt.Concurrency)
 	var inflight sync.WaitGroup
 	defer inflight.Wait()
+	inflight.Go(func() { w.sendTaken(ctx, sem, &inflight) })
 	for {
 		if ctx.Err() != nil {
 			return
@@ -109,6 +144,34 @@ func (w *Worker) Run(ctx context.Context) {
 		// Wait for a free slot before claiming again.
 		sem <- struct{}{}
 		<-sem
+	}
+}
+
+// sendTaken sends the messages handed over, sharing the slots with the
+// claimed ones, until ctx ends; the messages left then are claimed once
+// their leases run out.
+func (w *Worker) sendTaken(ctx context.Context, sem chan struct{}, inflight *sync.WaitGroup) {
+	for {
+		var t taken
+		select {
+		case <-ctx.Done():
+			return
+		case t = <-w.taken:
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case sem <- struct{}{}:
+		}
+		if time.Since(t.at) > w.maxTakeWait() {
+			<-sem
+			w.log.Warn("outbox: a message waited too long for a slot; it is sent when its lease runs out", "message", t.m.ID)
+			continue
+		}
+		inflight.Go(func() {
+			defer func() { <-sem }()
+			w.deliver(context.WithoutCancel(ctx), t.m)
+		})
 	}
 }
 

@@ -26,26 +26,33 @@ type rig struct {
 	metrics *metrics.Metrics
 	mailpit *providertest.Mailpit
 	twilio  *providertest.Twilio
+	senders delivery.Senders
 	company twostep.Company
 	caller  twostep.Caller
 }
 
 func newRig(tb testing.TB, dbURL, settings string) *rig {
 	tb.Helper()
+	return newRigWith(tb, dbURL, settings, delivery.WorkerOptions{MaxBackoff: 100 * time.Millisecond, Poll: 100 * time.Millisecond})
+}
+
+// newRigWith is newRig with its worker's options.
+func newRigWith(tb testing.TB, dbURL, settings string, opt delivery.WorkerOptions) *rig {
+	tb.Helper()
 	r := &rig{mailpit: providertest.StartMailpit(tb), twilio: providertest.StartTwilio(tb),
 		caller: twostep.Caller{KeyID: "key_test", KeyName: "test"}}
 	db := storetest.Open(tb, dbURL)
 	r.svc = twostep.NewService(db, twostep.Options{AuditKey: []byte("a"), CodeKey: []byte("c"),
-		OutboxKey: []byte("0123456789abcdef0123456789abcdef"), CodeTTL: 5 * time.Minute,
-		Notify: func() { r.worker.Notify() }})
+		OutboxKey: []byte("0123456789abcdef0123456789abcdef"), CodeTTL: 5 * time.Minute})
 	senders, err := delivery.Open("smtp://"+r.mailpit.SMTPAddr+"?from=codes%40twostep.test&tls=none", r.twilio.SenderURL(), delivery.Options{})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { senders.Close() })
 	r.metrics = metrics.New(r.svc.OutboxDepth)
-	r.worker = delivery.NewWorker(r.svc, senders.ByChannel, slog.New(slog.DiscardHandler), r.metrics,
-		delivery.WorkerOptions{MaxBackoff: 100 * time.Millisecond, Poll: 100 * time.Millisecond})
+	r.senders = senders
+	r.worker = delivery.NewWorker(r.svc, senders.ByChannel, slog.New(slog.DiscardHandler), r.metrics, opt)
+	r.svc.SetCourier(r.worker)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { r.worker.Run(ctx); close(done) }()
@@ -113,6 +120,42 @@ func TestWorkerDeliversThroughProviders(t *testing.T) {
 		})
 		if n := testutil.ToFloat64(r.metrics.Sends.WithLabelValues("sms", "sent")); n != 1 {
 			t.Fatalf("sms sent metric %v", n)
+		}
+	})
+}
+
+// TestWorkerSendsWhatItIsHanded sets the worker's look at the outbox to
+// once an hour: the code still goes out at once, handed over by the
+// service as the challenge commits, without a claim.
+func TestWorkerSendsWhatItIsHanded(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, dbURL string) {
+		r := newRigWith(t, dbURL, `{"delivery_method":"sms_then_email"}`, delivery.WorkerOptions{Poll: time.Hour})
+		time.Sleep(50 * time.Millisecond) // let the worker's first look go by
+		r.start(t, r.user(t, 1))
+		providertest.WaitFor(t, 5*time.Second, "the SMS", func() bool { return len(r.twilio.Messages()) == 1 })
+	})
+}
+
+// TestLeasedMessageOutlivesItsWorker queues a message leased to a worker
+// that never runs, as if its process died just after the commit. Another
+// worker leaves it alone while the lease lasts and sends it, once, after.
+func TestLeasedMessageOutlivesItsWorker(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, dbURL string) {
+		const lease = 2 * time.Second
+		r := newRigWith(t, dbURL, `{"delivery_method":"sms_then_email"}`, delivery.WorkerOptions{
+			MaxBackoff: 100 * time.Millisecond, Poll: 50 * time.Millisecond, Lease: lease, SendTimeout: 500 * time.Millisecond})
+		dead := delivery.NewWorker(r.svc, r.senders.ByChannel, slog.New(slog.DiscardHandler), r.metrics,
+			delivery.WorkerOptions{Lease: lease, SendTimeout: 500 * time.Millisecond})
+		r.svc.SetCourier(dead)
+		queued := time.Now()
+		r.start(t, r.user(t, 1))
+		providertest.WaitFor(t, 10*time.Second, "the SMS", func() bool { return len(r.twilio.Messages()) == 1 })
+		if waited := time.Since(queued); waited < lease {
+			t.Fatalf("sent after %v, while the dead worker's lease of %v lasted", waited, lease)
+		}
+		time.Sleep(300 * time.Millisecond)
+		if n := len(r.twilio.Messages()); n != 1 {
+			t.Fatalf("%d SMS, want 1", n)
 		}
 	})
 }

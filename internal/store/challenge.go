@@ -104,15 +104,14 @@ func (t *Tx) Lockout(ctx context.Context, companyID, userID string, app twostep.
 
 // LockoutForUpdate makes sure the lockout row exists and locks it, so that
 // concurrent failures of one user and app are counted one after another.
+// One upsert does both: even when it changes nothing it locks the row it
+// returns until the transaction ends.
 func (t *Tx) LockoutForUpdate(ctx context.Context, companyID, userID string, app twostep.App) (twostep.Lockout, error) {
-	_, err := t.exec(ctx, `
+	l, err := t.scanLockout(t.queryRow(ctx, `
 		INSERT INTO lockouts (company_id, user_id, app) VALUES ($1, $2, $3)
-		ON CONFLICT (user_id, app) DO NOTHING`, companyID, userID, app)
-	if err != nil {
-		return twostep.Lockout{}, t.fail(err)
-	}
-	l, err := t.scanLockout(t.queryRow(ctx, selectLockout+`
-		WHERE user_id = $1 AND app = $2 AND company_id = $3`+t.d.lockRow, userID, app, companyID))
+		ON CONFLICT (user_id, app) DO UPDATE SET app = excluded.app
+		WHERE lockouts.company_id = excluded.company_id
+		RETURNING company_id, user_id, app, failures, locked_until`, companyID, userID, app))
 	return l, t.fail(err)
 }
 

@@ -7,14 +7,15 @@ import (
 	"time"
 )
 
-// RateHits makes sure key has a row, locks it and returns its hits.
+// RateHits makes sure key has a row, locks it and returns its hits, in
+// one statement: the upsert that changes nothing still locks the row it
+// returns until the transaction ends.
 func (t *Tx) RateHits(ctx context.Context, key string) ([]time.Time, error) {
-	_, err := t.exec(ctx, `INSERT INTO rate_limits (key) VALUES ($1) ON CONFLICT (key) DO NOTHING`, key)
-	if err != nil {
-		return nil, t.fail(err)
-	}
 	var log string
-	err = t.queryRow(ctx, `SELECT hits FROM rate_limits WHERE key = $1`+t.d.lockRow, key).Scan(&log)
+	err := t.queryRow(ctx, `
+		INSERT INTO rate_limits (key) VALUES ($1)
+		ON CONFLICT (key) DO UPDATE SET key = excluded.key
+		RETURNING hits`, key).Scan(&log)
 	if err != nil {
 		return nil, t.fail(err)
 	}

@@ -9,15 +9,18 @@ import (
 	"github.com/twostep/twostep/internal/twostep"
 )
 
-// EnqueueMessage stores a message to send.
-func (t *Tx) EnqueueMessage(ctx context.Context, m twostep.OutboxMessage) error {
-	_, err := t.exec(ctx, `
+// EnqueueMessage stores a message to send and returns its id.
+func (t *Tx) EnqueueMessage(ctx context.Context, m twostep.OutboxMessage) (int64, error) {
+	var id int64
+	err := t.queryRow(ctx, `
 		INSERT INTO outbox (challenge_id, company_id, user_id, app, send, channel, destination,
-			company_name, sealed_code, code_expires_at, status, next_attempt_at, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+			company_name, sealed_code, code_expires_at, status, attempts, next_attempt_at, lease_until, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+		RETURNING id`,
 		m.ChallengeID, m.CompanyID, m.UserID, m.App, m.Send, m.Channel, m.Destination, m.CompanyName,
-		m.SealedCode, micros(m.CodeExpiresAt), m.Status, micros(m.NextAttemptAt), micros(m.CreatedAt))
-	return t.fail(err)
+		m.SealedCode, micros(m.CodeExpiresAt), m.Status, m.Attempts, micros(m.NextAttemptAt),
+		micros(m.LeaseUntil), micros(m.CreatedAt)).Scan(&id)
+	return id, t.fail(err)
 }
 
 // CancelMessages cancels a challenge's queued messages and drops their codes.

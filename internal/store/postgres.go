@@ -26,6 +26,8 @@ var postgresDialect = &dialect{
 	// Concurrent migrators of one schema wait for each other.
 	lockMigrations: "SELECT pg_advisory_xact_lock(hashtext(current_schema()))",
 	now:            `SELECT now()`,
+	// PostgreSQL's default, read committed, takes a snapshot per statement.
+	readTx: &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead},
 	versionTableExists: `SELECT count(*) FROM information_schema.tables
 		WHERE table_schema = current_schema() AND table_name = 'schema_migrations'`,
 }
@@ -44,7 +46,7 @@ func openPostgres(url string) (*DB, error) {
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	// No statement cache here: pgx already keeps each statement prepared
 	// on the connection that ran it.
-	return &DB{dialect: postgresDialect, db: db, rdb: db}, nil
+	return &DB{dialect: postgresDialect, db: db, rdb: db, offset: &clockOffset{}}, nil
 }
 
 // PostgreSQL error codes, from Appendix A of its manual.

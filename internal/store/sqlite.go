@@ -23,6 +23,8 @@ var sqliteDialect = &dialect{
 	mapError:       sqliteError,
 	retryable:      func(error) bool { return false }, // one writer: no deadlocks
 	lockMigrations: "",
+	// A read in WAL mode keeps its snapshot to the transaction's end.
+	readTx: &sql.TxOptions{ReadOnly: true},
 	versionTableExists: `SELECT count(*) FROM sqlite_master
 		WHERE type = 'table' AND name = 'schema_migrations'`,
 }

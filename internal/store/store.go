@@ -26,6 +26,35 @@ type DB struct {
 	// Prepared statements, per pool: parsing a statement again for every
 	// call cost a fifth of the SQLite writer's time.
 	wstmts, rstmts *stmtCache
+	offset         *clockOffset
+}
+
+// clockOffset is how far the database's clock is ahead of this process's.
+// Every instance takes its time from the database, so that instances with
+// drifting clocks still agree on when a code expires or a lock ends;
+// reading the offset every so often instead of asking the database for
+// the time in every transaction saves a round trip per transaction.
+type clockOffset struct {
+	mu     sync.Mutex
+	offset time.Duration
+	read   time.Time // when it was last read; zero for never
+}
+
+// offsetTTL is how long a measured clock offset is trusted.
+const offsetTTL = 10 * time.Second
+
+// get returns the offset if it is fresh.
+func (c *clockOffset) get(local time.Time) (time.Duration, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.offset, !c.read.IsZero() && local.Sub(c.read) < offsetTTL
+}
+
+// set records an offset read at local.
+func (c *clockOffset) set(local time.Time, offset time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset, c.read = offset, local
 }
 
 // stmtCache keeps one prepared statement per query text; database/sql
@@ -104,6 +133,10 @@ type dialect struct {
 	lockMigrations string
 	// versionTableExists counts the tables named schema_migrations.
 	versionTableExists string
+	// readTx are the options of a read-only transaction, which sees one
+	// snapshot throughout: a challenge and its delivery read together
+	// must not straddle another transaction's commit.
+	readTx *sql.TxOptions
 	// now reads the database's clock; "" means the database runs in this
 	// process, whose clock is the database's.
 	now string
@@ -170,7 +203,7 @@ func (d *DB) Update(ctx context.Context, fn func(twostep.Tx) error) error {
 
 // View runs fn in a read-only transaction.
 func (d *DB) View(ctx context.Context, fn func(twostep.Tx) error) error {
-	return d.retry(ctx, func() error { return d.run(ctx, d.rdb, d.rstmts, &sql.TxOptions{ReadOnly: true}, fn) })
+	return d.retry(ctx, func() error { return d.run(ctx, d.rdb, d.rstmts, d.dialect.readTx, fn) })
 }
 
 // retry runs a transaction up to maxAttempts times while it fails in a
@@ -201,7 +234,7 @@ func (d *DB) run(ctx context.Context, db *sql.DB, stmts *stmtCache, opts *sql.Tx
 	if err != nil {
 		return txError{d.dialect.mapError(fmt.Errorf("begin: %w", err))}
 	}
-	tx := &Tx{tx: sqlTx, d: d.dialect, clock: d.clock, stmts: stmts}
+	tx := &Tx{tx: sqlTx, d: d.dialect, clock: d.clock, stmts: stmts, offset: d.offset}
 	defer func() { stmts.prepare(ctx, tx.unprepared) }()
 	if err := fn(tx); err != nil {
 		sqlTx.Rollback()
@@ -218,11 +251,12 @@ func (d *DB) run(ctx context.Context, db *sql.DB, stmts *stmtCache, opts *sql.Tx
 
 // Tx is one transaction; it implements twostep.Tx.
 type Tx struct {
-	tx    *sql.Tx
-	d     *dialect
-	stmts *stmtCache
-	clock func() time.Time
-	now   time.Time // the transaction's time, once read
+	tx     *sql.Tx
+	d      *dialect
+	stmts  *stmtCache
+	offset *clockOffset
+	clock  func() time.Time
+	now    time.Time // the transaction's time, once read
 	// failed is the last raw database error, kept so that a deadlock the
 	// service wrapped in its own error can still be retried.
 	failed error
@@ -243,9 +277,22 @@ func (t *Tx) Now(ctx context.Context) (time.Time, error) {
 	case t.d.now == "":
 		now = time.Now()
 	default:
-		if err := t.queryRow(ctx, t.d.now).Scan(&now); err != nil {
-			return time.Time{}, t.fail(err)
+		local := time.Now()
+		offset, fresh := t.offset.get(local)
+		if !fresh {
+			var db time.Time
+			if err := t.queryRow(ctx, t.d.now).Scan(&db); err != nil {
+				return time.Time{}, t.fail(err)
+			}
+			// The database read its clock about halfway through the
+			// round trip.
+			after := time.Now()
+			local = local.Add(after.Sub(local) / 2)
+			offset = db.Sub(local)
+			t.offset.set(after, offset)
+			local = after
 		}
+		now = local.Add(offset)
 	}
 	t.now = now.UTC().Truncate(time.Microsecond)
 	return t.now, nil

@@ -430,6 +430,33 @@ func TestAuditEventsFilters(t *testing.T) {
 	})
 }
 
+// TestNowFollowsTheDatabaseClockOffset puts PostgreSQL's clock an hour
+// ahead of this process's: every transaction's time must follow it, also
+// those that reuse the offset read by an earlier one.
+func TestNowFollowsTheDatabaseClockOffset(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, url string) {
+		db := newTestStore(t, url)
+		if db.Dialect() != "postgres" {
+			t.Skip("SQLite runs in this process, on its clock")
+		}
+		store.SetNowQuery(db, `SELECT now() + interval '1 hour'`)
+		ctx := context.Background()
+		for i := range 3 {
+			var now time.Time
+			if err := db.View(ctx, func(tx twostep.Tx) error {
+				var err error
+				now, err = tx.Now(ctx)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if ahead := now.Sub(time.Now()); ahead < time.Hour-time.Second || ahead > time.Hour+time.Second {
+				t.Fatalf("transaction %d: Now is %v ahead of this process, want an hour", i, ahead)
+			}
+		}
+	})
+}
+
 func TestAPIKeys(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, url string) {
 		db := newTestStore(t, url)

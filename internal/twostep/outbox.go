@@ -24,6 +24,7 @@ type OutboxMessage struct {
 	Status        DeliveryStatus
 	Attempts      int
 	NextAttemptAt time.Time
+	LeaseUntil    time.Time // while a worker holds it
 	LastError     string
 	ProviderID    string
 	CreatedAt     time.Time

@@ -24,8 +24,10 @@ type Service struct {
 	codeTTL       time.Duration
 	cooldown      time.Duration
 	returnOrigins []string
-	notify        func()
+	courier       Courier
 	signer        *ResultSigner
+	now           func() time.Time // this process's clock, for keys
+	keys          keyCache
 }
 
 // Options configure a Service. A zero Rand takes crypto/rand; tests inject
@@ -43,11 +45,11 @@ type Options struct {
 	ResendCooldown time.Duration
 	// ReturnOrigins are the origins every company may return to.
 	ReturnOrigins []string
-	// Notify is called after a transaction queued a message, to wake the
-	// outbox worker at once.
-	Notify func()
 	// Signer signs the results the hosted page returns; nil for none.
 	Signer *ResultSigner
+	// Now is this process's clock, which times the cache of checked API
+	// keys (time.Now when nil); the rules take their time from the store.
+	Now func() time.Time
 }
 
 // DefaultCodeTTL is a code's lifetime when Options leave it out.
@@ -56,16 +58,16 @@ const DefaultCodeTTL = 5 * time.Minute
 // NewService returns a Service over store.
 func NewService(store Store, opt Options) *Service {
 	s := &Service{store: store, rand: opt.Rand, auditKey: opt.AuditKey, codeKey: opt.CodeKey,
-		codeTTL: opt.CodeTTL, cooldown: opt.ResendCooldown, returnOrigins: opt.ReturnOrigins, notify: opt.Notify,
-		signer: opt.Signer}
+		codeTTL: opt.CodeTTL, cooldown: opt.ResendCooldown, returnOrigins: opt.ReturnOrigins,
+		signer: opt.Signer, now: opt.Now}
 	if s.rand == nil {
 		s.rand = rand.Reader
 	}
 	if s.codeTTL == 0 {
 		s.codeTTL = DefaultCodeTTL
 	}
-	if s.notify == nil {
-		s.notify = func() {}
+	if s.now == nil {
+		s.now = time.Now
 	}
 	if opt.OutboxKey != nil { // a Service without one (a CLI command) cannot send
 		var err error
@@ -75,6 +77,23 @@ func NewService(store Store, opt Options) *Service {
 	}
 	return s
 }
+
+// Courier is this process's outbox worker, as the service sees it.
+type Courier interface {
+	// Notify wakes it: a message was queued for any worker to claim.
+	Notify()
+	// Take gives it a message this process leased as it queued it, with
+	// its code, to send without claiming it from the outbox first.
+	Take(Message)
+	// Lease is how long such a message is leased to this process.
+	Lease() time.Duration
+}
+
+// SetCourier makes c the worker that sends what this service queues: it
+// is woken for each message, or handed the message itself. Call it
+// before the service is used; without one, messages wait for any
+// worker's next look at the outbox.
+func (s *Service) SetCourier(c Courier) { s.courier = c }
 
 // Caller is who makes a request and from where.
 type Caller struct {

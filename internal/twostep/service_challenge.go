@@ -77,6 +77,7 @@ func (s *Service) startChallenge(ctx context.Context, c Caller, companyID, userI
 	if ch.ID, err = newID(s.rand, prefixChallenge); err != nil {
 		return out, Internal(err)
 	}
+	var queued *Message
 	err = s.update(ctx, func(tx Tx) error {
 		co, _, err := s.company(ctx, tx, c, companyID, false)
 		if err != nil {
@@ -123,14 +124,14 @@ func (s *Service) startChallenge(ctx context.Context, c Caller, companyID, userI
 		if channel, err = s.countSend(ctx, tx, co, p, ch, channel, now); err != nil {
 			return err
 		}
-		sent, m, err := s.newCode(co, p, ch, channel, now)
+		sent, m, code, err := s.newCode(co, p, ch, channel, now)
 		if err != nil {
 			return err
 		}
 		if err := tx.CreateChallenge(ctx, sent); err != nil {
 			return err
 		}
-		if err := tx.EnqueueMessage(ctx, m); err != nil {
+		if queued, err = s.enqueue(ctx, tx, m, code, now); err != nil {
 			return err
 		}
 		if err := tx.AddStats(ctx, companyID, DayStats{Day: statsDay(now), Sent: 1}); err != nil {
@@ -140,7 +141,7 @@ func (s *Service) startChallenge(ctx context.Context, c Caller, companyID, userI
 		return nil
 	})
 	if err == nil && out.Required {
-		s.notify()
+		s.dispatch(queued)
 	}
 	return out, err
 }
@@ -194,12 +195,13 @@ func (s *Service) countSend(ctx context.Context, tx Tx, co Company, p policy, ch
 }
 
 // newCode makes a new code for the challenge on channel. It returns the
-// challenge holding the code's hash and the outbox message carrying the
-// sealed code; the caller stores both in its transaction.
-func (s *Service) newCode(co Company, p policy, ch Challenge, channel Channel, now time.Time) (Challenge, OutboxMessage, error) {
+// challenge holding the code's hash, the outbox message carrying the
+// sealed code, and the code; the caller stores the first two in its
+// transaction and passes the code on only to the worker.
+func (s *Service) newCode(co Company, p policy, ch Challenge, channel Channel, now time.Time) (Challenge, OutboxMessage, string, error) {
 	code, err := newCode(s.rand)
 	if err != nil {
-		return ch, OutboxMessage{}, Internal(err)
+		return ch, OutboxMessage{}, "", Internal(err)
 	}
 	next := ch
 	next.Channel, next.Destination = channel, p.destination(channel)
@@ -212,9 +214,39 @@ func (s *Service) newCode(co Company, p policy, ch Challenge, channel Channel, n
 		Send: next.Sends, Channel: channel, Destination: next.Destination, CompanyName: co.Name,
 		CodeExpiresAt: next.CodeExpiresAt, Status: DeliveryQueued, NextAttemptAt: now, CreatedAt: now}
 	if m.SealedCode, err = s.sealer.seal(s.rand, code, m.sealBinding()); err != nil {
-		return ch, m, Internal(err)
+		return ch, m, "", Internal(err)
 	}
-	return next, m, nil
+	return next, m, code, nil
+}
+
+// enqueue stores m in the outbox. With a courier in this process, the
+// message is leased to it on the way in and returned, with its code, to
+// be handed over once the transaction commits: the worker then sends it
+// without a transaction of its own to claim it. Should this process die
+// first, the lease runs out and any worker claims the message.
+func (s *Service) enqueue(ctx context.Context, tx Tx, m OutboxMessage, code string, now time.Time) (*Message, error) {
+	if s.courier != nil {
+		m.Attempts, m.LeaseUntil = 1, now.Add(s.courier.Lease())
+	}
+	id, err := tx.EnqueueMessage(ctx, m)
+	if err != nil || s.courier == nil {
+		return nil, err
+	}
+	return &Message{ID: id, ChallengeID: m.ChallengeID, Channel: m.Channel, To: m.Destination, Code: code,
+		CompanyName: m.CompanyName, App: m.App, ExpiresAt: m.CodeExpiresAt, TTL: s.codeTTL,
+		Attempt: 1, CreatedAt: m.CreatedAt}, nil
+}
+
+// dispatch tells the courier, if any, of a committed message: handing it
+// over when it was leased to it.
+func (s *Service) dispatch(m *Message) {
+	switch {
+	case s.courier == nil:
+	case m != nil:
+		s.courier.Take(*m)
+	default:
+		s.courier.Notify()
+	}
 }
 
 // challengeContext is a challenge with the company, user, lockout and time
@@ -430,6 +462,7 @@ func (s *Service) Resend(ctx context.Context, c Caller, id string, channel Chann
 	if channel != "" && channel != ChannelSMS && channel != ChannelEmail {
 		return out, Invalid("channel", "channel must be %q or %q", ChannelSMS, ChannelEmail)
 	}
+	var queued *Message
 	err := s.update(ctx, func(tx Tx) error {
 		cc, err := s.loadChallenge(ctx, tx, c, id, true)
 		if err != nil {
@@ -460,7 +493,7 @@ func (s *Service) Resend(ctx context.Context, c Caller, id string, channel Chann
 		if channel, err = s.countSend(ctx, tx, cc.co, p, ch, channel, now); err != nil {
 			return err
 		}
-		next, m, err := s.newCode(cc.co, p, ch, channel, now)
+		next, m, code, err := s.newCode(cc.co, p, ch, channel, now)
 		if err != nil {
 			return err
 		}
@@ -472,7 +505,7 @@ func (s *Service) Resend(ctx context.Context, c Caller, id string, channel Chann
 		if err := tx.CancelMessages(ctx, ch.ID, now); err != nil {
 			return err
 		}
-		if err := tx.EnqueueMessage(ctx, m); err != nil {
+		if queued, err = s.enqueue(ctx, tx, m, code, now); err != nil {
 			return err
 		}
 		if err := tx.AddStats(ctx, ch.CompanyID, DayStats{Day: statsDay(now), Sent: 1}); err != nil {
@@ -483,7 +516,7 @@ func (s *Service) Resend(ctx context.Context, c Caller, id string, channel Chann
 		return nil
 	})
 	if err == nil {
-		s.notify()
+		s.dispatch(queued)
 	}
 	return out, err
 }

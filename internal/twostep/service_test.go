@@ -48,7 +48,7 @@ func newFixture(t *testing.T, url string) *fixture {
 	db.SetClock(c.Now)
 	return &fixture{url: url, db: db, clock: c, ctx: ctx,
 		svc: twostep.NewService(db, twostep.Options{AuditKey: auditKey, CodeKey: []byte("test code key"),
-			OutboxKey: []byte("0123456789abcdef0123456789abcdef"), CodeTTL: 5 * time.Minute, ResendCooldown: 30 * time.Second}),
+			OutboxKey: []byte("0123456789abcdef0123456789abcdef"), CodeTTL: 5 * time.Minute, ResendCooldown: 30 * time.Second, Now: c.Now}),
 		platform: twostep.Caller{KeyID: "key_platform", KeyName: "platform", IP: "192.0.2.1", UserAgent: "test"}}
 }
 
@@ -573,4 +573,36 @@ func TestVerifyAudit(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestRevokedKeyStopsWorking revokes a key on one instance while another
+// has it cached: the revoking instance refuses it at once, the other one
+// once its cache of checked keys runs out, and no later than KeyCacheTTL.
+func TestRevokedKeyStopsWorking(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, url string) {
+		f := newFixture(t, url)
+		other := twostep.NewService(f.db, twostep.Options{AuditKey: auditKey, Now: f.clock.Now})
+		k, secret, err := f.svc.CreateAPIKey(f.ctx, "platform", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, svc := range []*twostep.Service{f.svc, other} {
+			if got, err := svc.Authenticate(f.ctx, secret); err != nil || got.ID != k.ID {
+				t.Fatalf("new key: %+v, %v", got, err)
+			}
+		}
+		if err := f.svc.RevokeAPIKey(f.ctx, k.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.Authenticate(f.ctx, secret); err == nil || twostep.AsError(err).Code != twostep.CodeUnauthorized {
+			t.Fatalf("revoking instance accepts the key: %v", err)
+		}
+		if _, err := other.Authenticate(f.ctx, secret); err != nil {
+			t.Fatalf("other instance within its cache time: %v", err)
+		}
+		f.clock.Advance(twostep.KeyCacheTTL)
+		if _, err := other.Authenticate(f.ctx, secret); err == nil || twostep.AsError(err).Code != twostep.CodeUnauthorized {
+			t.Fatalf("other instance after KeyCacheTTL accepts the key: %v", err)
+		}
+	})
 }

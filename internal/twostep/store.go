@@ -116,7 +116,8 @@ type ChallengeStore interface {
 // with the change that makes it, and leaves only when it is sent or has
 // failed for good.
 type OutboxStore interface {
-	EnqueueMessage(ctx context.Context, m OutboxMessage) error
+	// EnqueueMessage stores m and returns its id.
+	EnqueueMessage(ctx context.Context, m OutboxMessage) (int64, error)
 	// CancelMessages cancels the challenge's messages that are still queued.
 	CancelMessages(ctx context.Context, challengeID string, at time.Time) error
 	// LatestDelivery is the state of the challenge's newest message.
