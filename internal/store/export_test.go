@@ -7,3 +7,11 @@ func SetNowQuery(d *DB, query string) {
 	dialect.now = query
 	d.dialect = &dialect
 }
+
+// Commits counts the SQLite writer's commits; -1 on PostgreSQL.
+func Commits(d *DB) int64 {
+	if d.batch == nil {
+		return -1
+	}
+	return d.batch.commits.Load()
+}

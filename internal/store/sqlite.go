@@ -91,7 +91,9 @@ func openSQLite(path string) (*DB, error) {
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
-	return &DB{dialect: sqliteDialect, db: w, rdb: r, wstmts: newStmtCache(w), rstmts: newStmtCache(r)}, nil
+	d := &DB{dialect: sqliteDialect, db: w, rdb: r, wstmts: newStmtCache(w), rstmts: newStmtCache(r)}
+	d.startBatcher()
+	return d, nil
 }
 
 // sqliteError maps SQLite's result codes to the sentinels of package twostep.

@@ -27,6 +27,7 @@ type DB struct {
 	// call cost a fifth of the SQLite writer's time.
 	wstmts, rstmts *stmtCache
 	offset         *clockOffset
+	batch          *batcher // SQLite's writer goroutine; nil on PostgreSQL
 }
 
 // clockOffset is how far the database's clock is ahead of this process's.
@@ -178,6 +179,7 @@ func (d *DB) SetClock(now func() time.Time) { d.clock = now }
 
 // Close closes the database.
 func (d *DB) Close() error {
+	d.stopBatcher()
 	d.wstmts.close()
 	d.rstmts.close()
 	err := d.db.Close()
@@ -198,6 +200,9 @@ const maxAttempts = 3
 // Update runs fn in a read-write transaction. A transaction that fails on a
 // deadlock or serialisation error is run again from the start.
 func (d *DB) Update(ctx context.Context, fn func(twostep.Tx) error) error {
+	if d.batch != nil {
+		return d.batchedUpdate(ctx, fn)
+	}
 	return d.retry(ctx, func() error { return d.run(ctx, d.db, d.wstmts, nil, fn) })
 }
 
@@ -236,6 +241,12 @@ func (d *DB) run(ctx context.Context, db *sql.DB, stmts *stmtCache, opts *sql.Tx
 	}
 	tx := &Tx{tx: sqlTx, d: d.dialect, clock: d.clock, stmts: stmts, offset: d.offset}
 	defer func() { stmts.prepare(ctx, tx.unprepared) }()
+	defer func() {
+		if p := recover(); p != nil {
+			sqlTx.Rollback() // else the connection stays in the transaction
+			panic(p)
+		}
+	}()
 	if err := fn(tx); err != nil {
 		sqlTx.Rollback()
 		if tx.failed != nil {
@@ -262,6 +273,9 @@ type Tx struct {
 	failed error
 	// unprepared lists the queries run without a prepared statement.
 	unprepared []string
+	// detached runs the statements without their context's cancellation
+	// (in a batch, where one caller's cancel must not undo the others).
+	detached bool
 }
 
 // Now returns the database's time, the same for the whole transaction,
@@ -303,6 +317,7 @@ var _ twostep.Tx = (*Tx)(nil)
 // stmt returns query prepared, for this transaction; nil when it is not
 // prepared yet, and then the transaction notes it to prepare afterwards.
 func (t *Tx) stmt(ctx context.Context, query string) *sql.Stmt {
+	ctx = t.context(ctx)
 	st := t.stmts.lookup(query)
 	if st == nil {
 		if t.stmts != nil {
@@ -313,8 +328,17 @@ func (t *Tx) stmt(ctx context.Context, query string) *sql.Stmt {
 	return t.tx.StmtContext(ctx, st)
 }
 
+// context is ctx, without its cancellation in a detached transaction.
+func (t *Tx) context(ctx context.Context) context.Context {
+	if t.detached {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
+}
+
 // exec, query and queryRow run a prepared statement in the transaction.
 func (t *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = t.context(ctx)
 	if st := t.stmt(ctx, query); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
@@ -322,6 +346,7 @@ func (t *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, e
 }
 
 func (t *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx = t.context(ctx)
 	if st := t.stmt(ctx, query); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
@@ -329,6 +354,7 @@ func (t *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, e
 }
 
 func (t *Tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx = t.context(ctx)
 	if st := t.stmt(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}

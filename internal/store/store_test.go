@@ -293,7 +293,7 @@ func TestAuditChain(t *testing.T) {
 			for i := range n {
 				wg.Go(func() {
 					err := db.Update(ctx, func(tx twostep.Tx) error {
-						seq, prev, err := tx.NextAuditSeq(ctx, "co_a")
+						seq, prev, _, err := tx.NextAuditSeq(ctx, "co_a")
 						if err != nil {
 							return err
 						}
@@ -338,7 +338,7 @@ func TestAuditChain(t *testing.T) {
 		t.Run("RollbackLeavesNoTrace", func(t *testing.T) {
 			boom := errors.New("boom")
 			err := db.Update(ctx, func(tx twostep.Tx) error {
-				if _, _, err := tx.NextAuditSeq(ctx, "co_a"); err != nil {
+				if _, _, _, err := tx.NextAuditSeq(ctx, "co_a"); err != nil {
 					return err
 				}
 				return boom
@@ -367,7 +367,7 @@ func TestAuditEventsFilters(t *testing.T) {
 				return err
 			}
 			add := func(co string, minute int, action twostep.Action, actor, target string) error {
-				seq, _, err := tx.NextAuditSeq(ctx, co)
+				seq, _, _, err := tx.NextAuditSeq(ctx, co)
 				if err != nil {
 					return err
 				}
@@ -420,6 +420,12 @@ func TestAuditEventsFilters(t *testing.T) {
 			{"ByUserAsActorOrTarget", twostep.AuditFilter{Limit: 50, UserID: "usr_1"}, []string{"evt_co_a_4", "evt_co_a_1"}},
 			{"SinceIsInclusiveUntilExclusive", twostep.AuditFilter{Limit: 50, Since: at(2), Until: at(4)}, []string{"evt_co_a_3", "evt_co_a_2"}},
 			{"Combined", twostep.AuditFilter{Limit: 50, UserID: "usr_2", Since: at(4)}, []string{"evt_co_a_5"}},
+			{"ByUserPaged", twostep.AuditFilter{Limit: 1, UserID: "usr_2"}, []string{"evt_co_a_5", "evt_co_a_3"}},
+			{"ActionInTimeRange", twostep.AuditFilter{Limit: 1, Action: twostep.ActionTwoFAEnabled, Since: at(1), Until: at(5)}, []string{"evt_co_a_1"}},
+			{"UntilPaged", twostep.AuditFilter{Limit: 1, Until: at(4)}, []string{"evt_co_a_3", "evt_co_a_2", "evt_co_a_1"}},
+			{"UntilBeforeEverything", twostep.AuditFilter{Limit: 50, Until: at(1)}, nil},
+			{"SinceAfterEverything", twostep.AuditFilter{Limit: 50, Since: at(6)}, nil},
+			{"EmptyRange", twostep.AuditFilter{Limit: 50, Since: at(4), Until: at(3)}, nil},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				if got := ids(tc.filter); !slices.Equal(got, tc.want) {

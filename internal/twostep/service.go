@@ -164,7 +164,7 @@ func (s *Service) audit(ctx context.Context, tx Tx, c Caller, e AuditEvent) erro
 	if e.ID, err = newID(s.rand, prefixEvent); err != nil {
 		return err
 	}
-	seq, prev, err := tx.NextAuditSeq(ctx, e.CompanyID)
+	seq, prev, prevTime, err := tx.NextAuditSeq(ctx, e.CompanyID)
 	if err != nil {
 		return err
 	}
@@ -173,6 +173,11 @@ func (s *Service) audit(ctx context.Context, tx Tx, c Caller, e AuditEvent) erro
 		if e.Time, err = tx.Now(ctx); err != nil {
 			return err
 		}
+	}
+	// Time never goes back along a chain, whatever the clocks of the
+	// instances appending to it: a time range is then a seq range.
+	if e.Time.Before(prevTime) {
+		e.Time = prevTime
 	}
 	if e.IP == "" && e.UserAgent == "" {
 		e.IP, e.UserAgent = c.IP, c.UserAgent

@@ -606,3 +606,33 @@ func TestRevokedKeyStopsWorking(t *testing.T) {
 		}
 	})
 }
+
+// TestAuditTimeNeverGoesBack appends an event with the clock set back an
+// hour, as from an instance whose clock is behind: it is stamped with its
+// predecessor's time, so that time follows seq along the chain, and a
+// time range still finds it.
+func TestAuditTimeNeverGoesBack(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, url string) {
+		f := newFixture(t, url)
+		co := f.company(t, "Acme")
+		if _, err := f.svc.UpdateSettings(f.ctx, f.platform, co.ID, patch(t, `{"defaults":{"web":true}}`)); err != nil {
+			t.Fatal(err)
+		}
+		first := f.clock.Now()
+		f.clock.Advance(-time.Hour)
+		if _, err := f.svc.UpdateSettings(f.ctx, f.platform, co.ID, patch(t, `{"defaults":{"web":false}}`)); err != nil {
+			t.Fatal(err)
+		}
+		events, _, err := f.svc.AuditEvents(f.ctx, f.platform, co.ID, twostep.AuditFilter{Limit: 10})
+		if err != nil || len(events) < 2 {
+			t.Fatalf("events %v, %v", events, err)
+		}
+		if !events[0].Time.Equal(first) || events[0].Time.Before(events[1].Time) {
+			t.Fatalf("newest event at %v after one at %v, want %v", events[0].Time, events[1].Time, first)
+		}
+		inRange, _, err := f.svc.AuditEvents(f.ctx, f.platform, co.ID, twostep.AuditFilter{Limit: 10, Since: first})
+		if err != nil || len(inRange) != len(events) {
+			t.Fatalf("since %v: %d events, want %d (%v)", first, len(inRange), len(events), err)
+		}
+	})
+}

@@ -67,9 +67,9 @@ type UserStore interface {
 // AuditStore keeps the audit log.
 type AuditStore interface {
 	// NextAuditSeq advances the company's chain by one and returns the new
-	// event's seq and the hash of the event before it. It holds the chain
+	// event's seq and the hash and time of the event before it. It holds the chain
 	// until the transaction ends, so concurrent appends line up.
-	NextAuditSeq(ctx context.Context, companyID string) (seq int64, prevHash string, err error)
+	NextAuditSeq(ctx context.Context, companyID string) (seq int64, prevHash string, prevTime time.Time, err error)
 	// InsertAuditEvent stores e and makes it the head of its chain.
 	InsertAuditEvent(ctx context.Context, e AuditEvent) error
 	// AuditEvents returns a page of events newest first and the cursor of
