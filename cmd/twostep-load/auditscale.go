@@ -28,7 +28,7 @@ import (
 // The generated events are realistic in shape (actions, actors, targets,
 // details, ip, user agent, one year of times rising with seq) but their
 // hashes are not a valid chain: the chain is not what is timed. Each
-// company's audit_seq and audit_head are set as the service would leave
+// company's audit_seq, audit_head and audit_time are set as the service would leave
 // them. Generation commits every 50,000 rows; on SQLite it runs with
 // synchronous=NORMAL and foreign keys off, which speeds up only the
 // generation, not the server that reads afterwards. PostgreSQL gets an
@@ -366,8 +366,8 @@ func generateAudit(ctx context.Context, dbURL string, events, companies, bigEven
 						}
 						mu.Unlock()
 					}
-					if _, err := tx.ExecContext(ctx, `UPDATE companies SET audit_seq = $2, audit_head = $3 WHERE id = $1`,
-						auditCompanyID(co), n, hash); err != nil {
+					if _, err := tx.ExecContext(ctx, `UPDATE companies SET audit_seq = $2, audit_head = $3, audit_time = $4 WHERE id = $1`,
+						auditCompanyID(co), n, hash, first+int64(n)*step); err != nil {
 						return err
 					}
 					return tx.Commit()

@@ -26,6 +26,7 @@ var postgresDialect = &dialect{
 	// Concurrent migrators of one schema wait for each other.
 	lockMigrations: "SELECT pg_advisory_xact_lock(hashtext(current_schema()))",
 	now:            `SELECT now()`,
+	indexedBy:      func(string) string { return "" },
 	// PostgreSQL's default, read committed, takes a snapshot per statement.
 	readTx: &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead},
 	versionTableExists: `SELECT count(*) FROM information_schema.tables

@@ -23,6 +23,7 @@ var sqliteDialect = &dialect{
 	mapError:       sqliteError,
 	retryable:      func(error) bool { return false }, // one writer: no deadlocks
 	lockMigrations: "",
+	indexedBy:      func(index string) string { return " INDEXED BY " + index },
 	// A read in WAL mode keeps its snapshot to the transaction's end.
 	readTx: &sql.TxOptions{ReadOnly: true},
 	versionTableExists: `SELECT count(*) FROM sqlite_master

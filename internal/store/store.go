@@ -134,6 +134,9 @@ type dialect struct {
 	lockMigrations string
 	// versionTableExists counts the tables named schema_migrations.
 	versionTableExists string
+	// indexedBy names the index a query must use, on SQLite, which plans
+	// without statistics; "" where the planner has them.
+	indexedBy func(index string) string
 	// readTx are the options of a read-only transaction, which sees one
 	// snapshot throughout: a challenge and its delivery read together
 	// must not straddle another transaction's commit.
