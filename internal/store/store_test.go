@@ -421,6 +421,8 @@ func TestAuditEventsFilters(t *testing.T) {
 			{"SinceIsInclusiveUntilExclusive", twostep.AuditFilter{Limit: 50, Since: at(2), Until: at(4)}, []string{"evt_co_a_3", "evt_co_a_2"}},
 			{"Combined", twostep.AuditFilter{Limit: 50, UserID: "usr_2", Since: at(4)}, []string{"evt_co_a_5"}},
 			{"ByUserPaged", twostep.AuditFilter{Limit: 1, UserID: "usr_2"}, []string{"evt_co_a_5", "evt_co_a_3"}},
+			{"ByUserAndAction", twostep.AuditFilter{Limit: 1, UserID: "usr_2", Action: twostep.ActionTwoFADisabled}, []string{"evt_co_a_3"}},
+			{"ByUserAndActionNone", twostep.AuditFilter{Limit: 50, UserID: "usr_admin", Action: twostep.ActionTwoFAFailedAttempts}, nil},
 			{"ActionInTimeRange", twostep.AuditFilter{Limit: 1, Action: twostep.ActionTwoFAEnabled, Since: at(1), Until: at(5)}, []string{"evt_co_a_1"}},
 			{"UntilPaged", twostep.AuditFilter{Limit: 1, Until: at(4)}, []string{"evt_co_a_3", "evt_co_a_2", "evt_co_a_1"}},
 			{"UntilBeforeEverything", twostep.AuditFilter{Limit: 50, Until: at(1)}, nil},
