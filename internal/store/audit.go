@@ -43,10 +43,10 @@ func (t *Tx) InsertAuditEvent(ctx context.Context, e twostep.AuditEvent) error {
 }
 
 // selectAudit reads audit events; callers add the rest.
-const selectAudit = `
-	SELECT company_id, seq, id, time, actor_type, actor_id, actor_name, action, target_id,
-		target_name, app, details, ip, user_agent, hash
-	FROM audit_events`
+const selectAudit = `SELECT ` + auditColumns + ` FROM audit_events`
+
+const auditColumns = `company_id, seq, id, time, actor_type, actor_id, actor_name, action, target_id,
+	target_name, app, details, ip, user_agent, hash`
 
 func scanAudit(r rowScanner) (twostep.AuditEvent, error) {
 	var (
@@ -128,19 +128,30 @@ func (t *Tx) AuditEvents(ctx context.Context, companyID string, f twostep.AuditF
 	query := selectAudit + ` WHERE ` + where + ` ORDER BY seq DESC LIMIT ` + limit
 	if f.UserID != "" {
 		// By or about the user: two walks, one down each user index,
-		// merged. The walks read only the index (which holds action and
-		// time), so the events they skip cost no row reads; only the page's
-		// own rows are read, by primary key. SQLite is told the indexes:
-		// without statistics it may walk the action index instead, which
-		// holds far more events than the user's.
+		// merged. The indexes hold action and time, so the events a walk
+		// skips need not be read. PostgreSQL tests them in the index by
+		// itself; SQLite reads a WITHOUT ROWID table's row before any test,
+		// so there the walks return only seqs, from the index alone, and
+		// just the page's rows are read afterwards. SQLite is also told the
+		// indexes: without statistics it may walk the action index
+		// instead, which holds far more events than the user's.
 		user := arg(f.UserID)
-		query = selectAudit + ` WHERE company_id = $1 AND seq IN (
-			SELECT seq FROM (SELECT seq FROM audit_events` + t.d.indexedBy("audit_events_by_target") +
-			` WHERE ` + where + ` AND target_id = ` + user + ` ORDER BY seq DESC LIMIT ` + limit + `) AS about
-			UNION ALL
-			SELECT seq FROM (SELECT seq FROM audit_events` + t.d.indexedBy("audit_events_by_actor") +
-			` WHERE ` + where + ` AND actor_id = ` + user + ` ORDER BY seq DESC LIMIT ` + limit + `) AS by_user)
-			ORDER BY seq DESC LIMIT ` + limit
+		walk := func(columns, index, userColumn string) string {
+			return `SELECT ` + columns + ` FROM audit_events` + t.d.indexedBy(index) + ` WHERE ` + where +
+				` AND ` + userColumn + ` = ` + user + ` ORDER BY seq DESC LIMIT ` + limit
+		}
+		if t.d.seqOnlyWalks {
+			query = selectAudit + ` WHERE company_id = $1 AND seq IN (
+				SELECT seq FROM (` + walk("seq", "audit_events_by_target", "target_id") + `) AS about
+				UNION ALL
+				SELECT seq FROM (` + walk("seq", "audit_events_by_actor", "actor_id") + `) AS by_user)
+				ORDER BY seq DESC LIMIT ` + limit
+		} else {
+			query = `SELECT * FROM (` + walk(auditColumns, "audit_events_by_target", "target_id") + `) AS about
+				UNION
+				SELECT * FROM (` + walk(auditColumns, "audit_events_by_actor", "actor_id") + `) AS by_user
+				ORDER BY seq DESC LIMIT ` + limit
+		}
 	}
 	rows, err := t.query(ctx, query, args...)
 	if err != nil {

@@ -24,6 +24,7 @@ var sqliteDialect = &dialect{
 	retryable:      func(error) bool { return false }, // one writer: no deadlocks
 	lockMigrations: "",
 	indexedBy:      func(index string) string { return " INDEXED BY " + index },
+	seqOnlyWalks:   true,
 	// A read in WAL mode keeps its snapshot to the transaction's end.
 	readTx: &sql.TxOptions{ReadOnly: true},
 	versionTableExists: `SELECT count(*) FROM sqlite_master

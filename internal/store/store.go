@@ -137,6 +137,12 @@ type dialect struct {
 	// indexedBy names the index a query must use, on SQLite, which plans
 	// without statistics; "" where the planner has them.
 	indexedBy func(index string) string
+	// seqOnlyWalks: a walk down an index that skips rows must read only
+	// the index and fetch the rows it keeps afterwards (SQLite, which
+	// reads each row of a WITHOUT ROWID table before testing it), rather
+	// than read the rows as it goes (PostgreSQL, which tests index columns
+	// in the index and reads only the rows that pass).
+	seqOnlyWalks bool
 	// readTx are the options of a read-only transaction, which sees one
 	// snapshot throughout: a challenge and its delivery read together
 	// must not straddle another transaction's commit.
