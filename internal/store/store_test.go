@@ -530,3 +530,44 @@ func TestNowIsTheDatabaseClock(t *testing.T) {
 		}
 	})
 }
+
+// TestRateHitsOfSeveralKeys reads, locks and saves several keys' hits in
+// one statement each: new keys start empty, each key keeps its own hits,
+// and a key's hits survive to the next transaction in order.
+func TestRateHitsOfSeveralKeys(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, url string) {
+		db := newTestStore(t, url)
+		ctx := context.Background()
+		keys := []string{"dest:aa", "ip:bb", "user:cc"}
+		at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+		mustUpdate(t, db, func(tx twostep.Tx) error {
+			hits, err := tx.RateHits(ctx, keys...)
+			if err != nil {
+				return err
+			}
+			if len(hits) != 3 || len(hits[0])+len(hits[1])+len(hits[2]) != 0 {
+				t.Fatalf("new keys: %v", hits)
+			}
+			return tx.SaveRateHits(ctx, keys, [][]time.Time{{at(1)}, {}, {at(2), at(3)}})
+		})
+		mustUpdate(t, db, func(tx twostep.Tx) error {
+			hits, err := tx.RateHits(ctx, "user:cc", "dest:aa", "new:dd")
+			if err != nil {
+				return err
+			}
+			want := [][]time.Time{{at(2), at(3)}, {at(1)}, nil}
+			for i := range want {
+				if !slices.EqualFunc(hits[i], want[i], time.Time.Equal) {
+					t.Fatalf("key %d: got %v, want %v", i, hits[i], want[i])
+				}
+			}
+			return nil
+		})
+		err := db.Update(ctx, func(tx twostep.Tx) error {
+			return tx.SaveRateHits(ctx, []string{"user:cc", "never:read"}, [][]time.Time{{at(4)}, {at(4)}})
+		})
+		if !errors.Is(err, twostep.ErrNotFound) {
+			t.Fatalf("saving a key that has no row: %v", err)
+		}
+	})
+}

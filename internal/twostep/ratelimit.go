@@ -1,8 +1,10 @@
 package twostep
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"sort"
 	"time"
 )
 
@@ -22,6 +24,38 @@ func slide(hits []time.Time, now time.Time, limit int, window time.Duration) (ke
 		return kept, false, kept[len(kept)-limit].Add(window).Sub(now)
 	}
 	return append(kept, now), true, 0
+}
+
+// rateLimit is one limit that a hit counts against: at most limit hits
+// of key in any window. what names the key's owner in the error.
+type rateLimit struct {
+	key, what string
+	limit     int
+}
+
+// hit counts one hit at now against every limit, all or none, in tx. It
+// returns the first limit that is full and how long until it takes a hit
+// again, or nil. Keys are locked in sorted order, so that two transactions
+// never wait for each other; reading and saving them are one statement
+// each, whatever the number of limits.
+func hit(ctx context.Context, tx Tx, limits []rateLimit, now time.Time, window time.Duration) (*rateLimit, time.Duration, error) {
+	sort.Slice(limits, func(i, j int) bool { return limits[i].key < limits[j].key })
+	keys := make([]string, len(limits))
+	for i, l := range limits {
+		keys[i] = l.key
+	}
+	hits, err := tx.RateHits(ctx, keys...)
+	if err != nil {
+		return nil, 0, err
+	}
+	for i, l := range limits {
+		kept, ok, retry := slide(hits[i], now, l.limit, window)
+		if !ok {
+			return &limits[i], retry, nil
+		}
+		hits[i] = kept
+	}
+	return nil, 0, tx.SaveRateHits(ctx, keys, hits)
 }
 
 // rateKey names one thing that sends are counted for. Destinations and IPs

@@ -226,28 +226,16 @@ func (s *Service) limitSignIn(ctx context.Context, email, ip string) error {
 		if err != nil {
 			return err
 		}
-		keys := []struct {
-			key   string
-			limit int
-		}{{rateKey("signin-email", email), SignInsPerEmail}}
+		limits := []rateLimit{{key: rateKey("signin-email", email), limit: SignInsPerEmail}}
 		if ip != "" {
-			keys = append(keys, struct {
-				key   string
-				limit int
-			}{rateKey("signin-ip", ip), SignInsPerIP})
+			limits = append(limits, rateLimit{key: rateKey("signin-ip", ip), limit: SignInsPerIP})
 		}
-		for _, k := range keys {
-			hits, err := tx.RateHits(ctx, k.key)
-			if err != nil {
-				return err
-			}
-			kept, ok, retry := slide(hits, now, k.limit, signInWindow)
-			if !ok {
-				return tooMany("Too many sign-in attempts. Try again later.", retry)
-			}
-			if err := tx.SaveRateHits(ctx, k.key, kept); err != nil {
-				return err
-			}
+		full, retry, err := hit(ctx, tx, limits, now, signInWindow)
+		if err != nil {
+			return err
+		}
+		if full != nil {
+			return tooMany("Too many sign-in attempts. Try again later.", retry)
 		}
 		return nil
 	})

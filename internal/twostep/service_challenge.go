@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
-	"sort"
 	"time"
 )
 
@@ -163,33 +162,19 @@ func (s *Service) countSend(ctx context.Context, tx Tx, co Company, p policy, ch
 			channel = ChannelEmail
 		}
 	}
-	limits := []struct {
-		key, what string
-		limit     int
-	}{
+	limits := []rateLimit{
 		{rateKey("user", ch.UserID), "this user", SendsPerUser},
 		{rateKey("dest", p.destination(channel)), "this address", SendsPerDestination},
 	}
 	if ch.IP != "" {
-		limits = append(limits, struct {
-			key, what string
-			limit     int
-		}{rateKey("ip", ch.IP), "this IP address", SendsPerIP})
+		limits = append(limits, rateLimit{rateKey("ip", ch.IP), "this IP address", SendsPerIP})
 	}
-	// Lock the keys in one order, so two senders never wait for each other.
-	sort.Slice(limits, func(i, j int) bool { return limits[i].key < limits[j].key })
-	for _, l := range limits {
-		hits, err := tx.RateHits(ctx, l.key)
-		if err != nil {
-			return "", err
-		}
-		kept, ok, retry := slide(hits, now, l.limit, sendWindow)
-		if !ok {
-			return "", tooMany("too many codes were sent to "+l.what+" in the last hour", retry)
-		}
-		if err := tx.SaveRateHits(ctx, l.key, kept); err != nil {
-			return "", err
-		}
+	full, retry, err := hit(ctx, tx, limits, now, sendWindow)
+	if err != nil {
+		return "", err
+	}
+	if full != nil {
+		return "", tooMany("too many codes were sent to "+full.what+" in the last hour", retry)
 	}
 	return channel, nil
 }

@@ -137,10 +137,12 @@ type OutboxStore interface {
 
 // LimitStore keeps the counters that stop SMS pumping and code bombing.
 type LimitStore interface {
-	// RateHits returns the recent hits of key, oldest first, and holds the
-	// key until the transaction ends.
-	RateHits(ctx context.Context, key string) ([]time.Time, error)
-	SaveRateHits(ctx context.Context, key string, hits []time.Time) error
+	// RateHits returns the recent hits of each key (distinct), oldest
+	// first, and holds the keys, in the order given, until the
+	// transaction ends.
+	RateHits(ctx context.Context, keys ...string) ([][]time.Time, error)
+	// SaveRateHits stores hits[i] as the hits of keys[i].
+	SaveRateHits(ctx context.Context, keys []string, hits [][]time.Time) error
 	// CountUpTo adds one to key's count unless the count has reached limit,
 	// in one statement, and reports whether it did.
 	CountUpTo(ctx context.Context, key string, limit int) (bool, error)
