@@ -76,8 +76,11 @@ func (s *Service) startChallenge(ctx context.Context, c Caller, companyID, userI
 	if ch.ID, err = newID(s.rand, prefixChallenge); err != nil {
 		return out, Internal(err)
 	}
-	var queued *Message
-	err = s.update(ctx, func(tx Tx) error {
+	var (
+		queued   *Message
+		capSpent bool // the company's SMS cap was found spent: send by email
+	)
+	create := func(tx Tx) error {
 		co, _, err := s.company(ctx, tx, c, companyID, false)
 		if err != nil {
 			return err
@@ -119,8 +122,11 @@ func (s *Service) startChallenge(ctx context.Context, c Caller, companyID, userI
 		if channel == "" {
 			return errNoChannel
 		}
+		if channel == ChannelSMS && capSpent {
+			channel = ChannelEmail // errSMSCapSpent comes only when there is an address
+		}
 		ch.CreatedAt = now
-		if channel, err = s.countSend(ctx, tx, co, p, ch, channel, now); err != nil {
+		if err := s.checkSendLimits(ctx, tx, p, ch, channel, now); err != nil {
 			return err
 		}
 		sent, m, code, err := s.newCode(co, p, ch, channel, now)
@@ -133,35 +139,32 @@ func (s *Service) startChallenge(ctx context.Context, c Caller, companyID, userI
 		if queued, err = s.enqueue(ctx, tx, m, code, now); err != nil {
 			return err
 		}
-		if err := tx.AddStats(ctx, companyID, DayStats{Day: statsDay(now), Sent: 1}); err != nil {
+		if err := s.countSent(ctx, tx, co, p, channel, now); err != nil {
 			return err
 		}
 		out.Required, out.ChallengeView = true, sent.view(now, p, l, Delivery{DeliveryQueued, channel}, s.cooldown)
 		return nil
-	})
+	}
+	err = s.update(ctx, create)
+	if errors.Is(err, errSMSCapSpent) {
+		capSpent, out = true, ChallengeResult{}
+		err = s.update(ctx, create)
+	}
 	if err == nil && out.Required {
 		s.dispatch(queued)
 	}
 	return out, err
 }
 
-// countSend checks and counts one send of a code against every limit:
-// per user, per destination and per client IP in the last hour, and the
-// company's SMS cap for the day. When the SMS cap is spent and email is
-// the backup, the code goes by email instead. It returns the channel.
-func (s *Service) countSend(ctx context.Context, tx Tx, co Company, p policy, ch Challenge, channel Channel, now time.Time) (Channel, error) {
-	if channel == ChannelSMS {
-		ok, err := tx.CountUpTo(ctx, smsDayKey(co.ID, now), co.Settings.SMSDailyCap)
-		if err != nil {
-			return "", err
-		}
-		if !ok && p.email == "" {
-			return "", tooMany("the company's daily SMS limit is reached", untilTomorrow(now))
-		}
-		if !ok {
-			channel = ChannelEmail
-		}
-	}
+// errSMSCapSpent ends a transaction that counted an SMS when the
+// company's daily SMS cap was already spent, and the user has an email
+// address: the caller runs it again with the code going by email.
+var errSMSCapSpent = errors.New("the company's daily SMS cap is spent")
+
+// checkSendLimits checks and counts one send of a code on channel against
+// the limits per user, per destination and per client IP in the last
+// hour.
+func (s *Service) checkSendLimits(ctx context.Context, tx Tx, p policy, ch Challenge, channel Channel, now time.Time) error {
 	limits := []rateLimit{
 		{rateKey("user", ch.UserID), "this user", SendsPerUser},
 		{rateKey("dest", p.destination(channel)), "this address", SendsPerDestination},
@@ -171,12 +174,37 @@ func (s *Service) countSend(ctx context.Context, tx Tx, co Company, p policy, ch
 	}
 	full, retry, err := hit(ctx, tx, limits, now, sendWindow)
 	if err != nil {
-		return "", err
+		return err
 	}
 	if full != nil {
-		return "", tooMany("too many codes were sent to "+full.what+" in the last hour", retry)
+		return tooMany("too many codes were sent to "+full.what+" in the last hour", retry)
 	}
-	return channel, nil
+	return nil
+}
+
+// countSent counts a queued code in the company's day: in its statistics
+// and, for an SMS, against its daily SMS cap. When the cap is spent, the
+// code goes by email if the user has an address (errSMSCapSpent: the
+// caller starts over with email) or not at all.
+//
+// These are the two rows that every send of a company writes, so they
+// are written last, just before the commit: a row stays locked from its
+// write to the commit, and every other sign-in of the company waits for
+// it meanwhile.
+func (s *Service) countSent(ctx context.Context, tx Tx, co Company, p policy, channel Channel, now time.Time) error {
+	if channel == ChannelSMS {
+		ok, err := tx.CountUpTo(ctx, smsDayKey(co.ID, now), co.Settings.SMSDailyCap)
+		if err != nil {
+			return err
+		}
+		if !ok && p.email == "" {
+			return tooMany("the company's daily SMS limit is reached", untilTomorrow(now))
+		}
+		if !ok {
+			return errSMSCapSpent
+		}
+	}
+	return tx.AddStats(ctx, co.ID, DayStats{Day: statsDay(now), Sent: 1})
 }
 
 // newCode makes a new code for the challenge on channel. It returns the
@@ -353,15 +381,14 @@ func (s *Service) Verify(ctx context.Context, c Caller, id, code string) (Challe
 			return errCodeExpired
 		}
 		next := ch
+		stats := DayStats{Day: statsDay(now)}
 		if codeMatches(s.codeKey, ch.ID, code, ch.CodeHash) {
 			result = ResultApproved
 			next.Status, next.CodeHash, next.ApprovedAt = StatusApproved, "", now
 			if err := tx.UpdateChallenge(ctx, ch, next); err != nil {
 				return conflictAsUsed(err)
 			}
-			if err := tx.AddStats(ctx, ch.CompanyID, DayStats{Day: statsDay(now), Approved: 1}); err != nil {
-				return err
-			}
+			stats.Approved = 1
 			if l.Failures > 0 {
 				reset := l
 				reset.Failures, reset.LockedUntil = 0, time.Time{}
@@ -388,12 +415,9 @@ func (s *Service) Verify(ctx context.Context, c Caller, id, code string) (Challe
 				return err
 			}
 			cc.lockout = failed
-			stats := DayStats{Day: statsDay(now), Failed: 1}
+			stats.Failed = 1
 			if failed.Locked(now) && !l.Locked(now) {
 				stats.Locked = 1
-			}
-			if err := tx.AddStats(ctx, ch.CompanyID, stats); err != nil {
-				return err
 			}
 			for _, a := range actions {
 				if err := s.auditFailure(ctx, tx, cc, a, failed); err != nil {
@@ -402,8 +426,12 @@ func (s *Service) Verify(ctx context.Context, c Caller, id, code string) (Challe
 			}
 		}
 		cc.ch = next
-		out, err = s.present(ctx, tx, cc)
-		return err
+		if out, err = s.present(ctx, tx, cc); err != nil {
+			return err
+		}
+		// Last, as the company's statistics row stays locked until the
+		// commit (see countSent).
+		return tx.AddStats(ctx, ch.CompanyID, stats)
 	})
 	return out, result, err
 }
@@ -442,13 +470,16 @@ func (s *Service) auditFailure(ctx context.Context, tx Tx, cc challengeContext, 
 // Resend sends a new code for a pending challenge, on the channel asked
 // for or else the current one while it is available. The new code voids
 // the old one. Sends wait out the cooldown and count against every limit.
-func (s *Service) Resend(ctx context.Context, c Caller, id string, channel Channel) (ChallengeView, error) {
+func (s *Service) Resend(ctx context.Context, c Caller, id string, asked Channel) (ChallengeView, error) {
 	var out ChallengeView
-	if channel != "" && channel != ChannelSMS && channel != ChannelEmail {
+	if asked != "" && asked != ChannelSMS && asked != ChannelEmail {
 		return out, Invalid("channel", "channel must be %q or %q", ChannelSMS, ChannelEmail)
 	}
-	var queued *Message
-	err := s.update(ctx, func(tx Tx) error {
+	var (
+		queued   *Message
+		capSpent bool // the company's SMS cap was found spent: send by email
+	)
+	resend := func(tx Tx) error {
 		cc, err := s.loadChallenge(ctx, tx, c, id, true)
 		if err != nil {
 			return err
@@ -459,6 +490,7 @@ func (s *Service) Resend(ctx context.Context, c Caller, id string, channel Chann
 		}
 		p := newPolicy(cc.co.Settings, cc.u)
 		available := p.channels(ch)
+		channel := asked
 		switch {
 		case channel != "" && !hasChannel(available, channel):
 			return Invalid("channel", "a code cannot be sent by %s for this sign-in now", channel)
@@ -469,13 +501,16 @@ func (s *Service) Resend(ctx context.Context, c Caller, id string, channel Chann
 		case channel == "":
 			return errNoChannel
 		}
+		if channel == ChannelSMS && capSpent {
+			channel = ChannelEmail // errSMSCapSpent comes only when there is an address
+		}
 		if wait := ch.LastSentAt.Add(s.cooldown).Sub(now); wait > 0 {
 			return tooMany("a new code can be sent after a short wait", wait)
 		}
 		if ch.Sends >= SendsPerChallenge {
 			return tooMany("this sign-in has had all the codes it may have; start a new sign-in", sendWindow)
 		}
-		if channel, err = s.countSend(ctx, tx, cc.co, p, ch, channel, now); err != nil {
+		if err := s.checkSendLimits(ctx, tx, p, ch, channel, now); err != nil {
 			return err
 		}
 		next, m, code, err := s.newCode(cc.co, p, ch, channel, now)
@@ -493,13 +528,18 @@ func (s *Service) Resend(ctx context.Context, c Caller, id string, channel Chann
 		if queued, err = s.enqueue(ctx, tx, m, code, now); err != nil {
 			return err
 		}
-		if err := tx.AddStats(ctx, ch.CompanyID, DayStats{Day: statsDay(now), Sent: 1}); err != nil {
+		if err := s.countSent(ctx, tx, cc.co, p, channel, now); err != nil {
 			return err
 		}
 		cc.ch = next
 		out = next.view(now, p, l, Delivery{DeliveryQueued, channel}, s.cooldown)
 		return nil
-	})
+	}
+	err := s.update(ctx, resend)
+	if errors.Is(err, errSMSCapSpent) {
+		capSpent, out = true, ChallengeView{}
+		err = s.update(ctx, resend)
+	}
 	if err == nil {
 		s.dispatch(queued)
 	}

@@ -480,6 +480,41 @@ func TestSendLimits(t *testing.T) {
 				t.Fatalf("next day: %+v %v", res, err)
 			}
 		})
+
+		// A resend that meets the spent cap goes by email too, and the
+		// send it tried by SMS first counts nowhere: not in the day's
+		// statistics, not against the user's hourly sends.
+		t.Run("DailySMSCapOnResend", func(t *testing.T) {
+			s := newSignIn(t, url, `{"delivery_method":"sms_then_email","sms_daily_cap":2}`, anna)
+			v := s.start(t)
+			s.clock.Advance(30 * time.Second)
+			if r, err := s.svc.Resend(s.ctx, s.platform, v.ID, twostep.ChannelSMS); err != nil || r.Channel != twostep.ChannelSMS {
+				t.Fatalf("second SMS: %+v %v", r, err)
+			}
+			s.clock.Advance(30 * time.Second)
+			r, err := s.svc.Resend(s.ctx, s.platform, v.ID, "")
+			if err != nil || r.Channel != twostep.ChannelEmail {
+				t.Fatalf("over the cap: %+v %v", r, err)
+			}
+			days, err := s.svc.Stats(s.ctx, s.platform, s.co.ID, 1)
+			if err != nil || len(days) != 1 || days[0].Sent != 3 {
+				t.Fatalf("stats %+v %v, want 3 sent", days, err)
+			}
+			// Each resend voided the code before it, so only the email goes.
+			msgs := s.deliver(t)[v.ID]
+			if len(msgs) != 1 || msgs[0].Channel != twostep.ChannelEmail {
+				t.Fatalf("messages %+v, want one email", msgs)
+			}
+			// 3 sends of the user's 10 in the hour are spent, so 7 more go.
+			for i := range twostep.SendsPerUser - 3 {
+				s.clock.Advance(time.Second)
+				if _, err := s.svc.CreateChallenge(s.ctx, s.platform, s.co.ID, s.user.ID, twostep.NewChallenge{App: "web"}); err != nil {
+					t.Fatalf("send %d of the hour: %v", 4+i, err)
+				}
+			}
+			_, err = s.svc.CreateChallenge(s.ctx, s.platform, s.co.ID, s.user.ID, twostep.NewChallenge{App: "web"})
+			wantCode(t, err, twostep.CodeRateLimited, "")
+		})
 	})
 }
 
