@@ -571,3 +571,76 @@ func TestRateHitsOfSeveralKeys(t *testing.T) {
 		}
 	})
 }
+
+// TestStatsAddUpAcrossShards adds many sign-ins' counts, which land on
+// random shards of their day, and reads each day back as one sum.
+func TestStatsAddUpAcrossShards(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, url string) {
+		db := newTestStore(t, url)
+		ctx := context.Background()
+		mustUpdate(t, db, func(tx twostep.Tx) error { return tx.CreateCompany(ctx, company("co_a")) })
+		mustUpdate(t, db, func(tx twostep.Tx) error { return tx.CreateCompany(ctx, company("co_b")) })
+		for i := range 60 {
+			mustUpdate(t, db, func(tx twostep.Tx) error {
+				if err := tx.AddStats(ctx, "co_a", twostep.DayStats{Day: "2026-11-26", Sent: 1, Failed: i % 2}); err != nil {
+					return err
+				}
+				return tx.AddStats(ctx, "co_a", twostep.DayStats{Day: "2026-11-27", Approved: 1, Locked: i % 3 / 2})
+			})
+		}
+		mustUpdate(t, db, func(tx twostep.Tx) error {
+			return tx.AddStats(ctx, "co_b", twostep.DayStats{Day: "2026-11-26", Sent: 5})
+		})
+		var got []twostep.DayStats
+		err := db.View(ctx, func(tx twostep.Tx) error {
+			var err error
+			got, err = tx.Stats(ctx, "co_a", "2026-11-01", "2026-11-30")
+			return err
+		})
+		want := []twostep.DayStats{{Day: "2026-11-26", Sent: 60, Failed: 30}, {Day: "2026-11-27", Approved: 60, Locked: 20}}
+		if err != nil || !slices.Equal(got, want) {
+			t.Fatalf("stats %+v %v, want %+v", got, err, want)
+		}
+	})
+}
+
+// TestShardingKeepsEarlierStats migrates a database whose statistics were
+// one row per day (before migration 0007): the counts must read the same
+// after it, and new counts add to them.
+func TestShardingKeepsEarlierStats(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		db, err := store.Open(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if err := store.MigrateTo(ctx, db, 6); err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []string{
+			`INSERT INTO companies (id, name, created_at, delivery_method, sms_daily_cap, settings_updated_at) VALUES ('co_old', 'Old', 0, 'email_only', 1000, 0)`,
+			`INSERT INTO daily_stats (company_id, day, sent, approved, failed, locked) VALUES ('co_old', '2026-11-20', 7, 5, 3, 1)`,
+		} {
+			if err := store.Exec(ctx, db, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		if _, err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		mustUpdate(t, db, func(tx twostep.Tx) error {
+			return tx.AddStats(ctx, "co_old", twostep.DayStats{Day: "2026-11-20", Sent: 1})
+		})
+		var got []twostep.DayStats
+		err = db.View(ctx, func(tx twostep.Tx) error {
+			var err error
+			got, err = tx.Stats(ctx, "co_old", "2026-11-20", "2026-11-20")
+			return err
+		})
+		want := []twostep.DayStats{{Day: "2026-11-20", Sent: 8, Approved: 5, Failed: 3, Locked: 1}}
+		if err != nil || !slices.Equal(got, want) {
+			t.Fatalf("stats %+v %v, want %+v", got, err, want)
+		}
+	})
+}
