@@ -8,3 +8,6 @@ DROP INDEX audit_events_by_target;
 CREATE INDEX audit_events_by_target ON audit_events (company_id, target_id, seq, action, time);
 DROP INDEX audit_events_by_actor;
 CREATE INDEX audit_events_by_actor ON audit_events (company_id, actor_id, seq, action, time);
+-- On a large log this rebuilds two indexes and blocks writes to
+-- audit_events until they are built: run `twostep migrate` at a quiet
+-- time.
