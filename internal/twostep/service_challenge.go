@@ -76,11 +76,8 @@ func (s *Service) startChallenge(ctx context.Context, c Caller, companyID, userI
 	if ch.ID, err = newID(s.rand, prefixChallenge); err != nil {
 		return out, Internal(err)
 	}
-	var (
-		queued   *Message
-		capSpent bool // the company's SMS cap was found spent: send by email
-	)
-	create := func(tx Tx) error {
+	var queued *Message
+	err = s.updateSend(ctx, func(tx Tx, smsCapSpent bool) error {
 		co, _, err := s.company(ctx, tx, c, companyID, false)
 		if err != nil {
 			return err
@@ -122,7 +119,7 @@ func (s *Service) startChallenge(ctx context.Context, c Caller, companyID, userI
 		if channel == "" {
 			return errNoChannel
 		}
-		if channel == ChannelSMS && capSpent {
+		if channel == ChannelSMS && smsCapSpent {
 			channel = ChannelEmail // errSMSCapSpent comes only when there is an address
 		}
 		ch.CreatedAt = now
@@ -144,12 +141,7 @@ func (s *Service) startChallenge(ctx context.Context, c Caller, companyID, userI
 		}
 		out.Required, out.ChallengeView = true, sent.view(now, p, l, Delivery{DeliveryQueued, channel}, s.cooldown)
 		return nil
-	}
-	err = s.update(ctx, create)
-	if errors.Is(err, errSMSCapSpent) {
-		capSpent, out = true, ChallengeResult{}
-		err = s.update(ctx, create)
-	}
+	})
 	if err == nil && out.Required {
 		s.dispatch(queued)
 	}
@@ -158,8 +150,20 @@ func (s *Service) startChallenge(ctx context.Context, c Caller, companyID, userI
 
 // errSMSCapSpent ends a transaction that counted an SMS when the
 // company's daily SMS cap was already spent, and the user has an email
-// address: the caller runs it again with the code going by email.
+// address: updateSend runs it again with the code going by email.
 var errSMSCapSpent = errors.New("the company's daily SMS cap is spent")
+
+// updateSend runs send, a write transaction that sends a code, with
+// smsCapSpent false; when it ends in errSMSCapSpent (countSent found the
+// company's SMS cap spent), it runs send again with smsCapSpent true, so
+// that the code goes by email.
+func (s *Service) updateSend(ctx context.Context, send func(tx Tx, smsCapSpent bool) error) error {
+	err := s.update(ctx, func(tx Tx) error { return send(tx, false) })
+	if errors.Is(err, errSMSCapSpent) {
+		err = s.update(ctx, func(tx Tx) error { return send(tx, true) })
+	}
+	return err
+}
 
 // checkSendLimits checks and counts one send of a code on channel against
 // the limits per user, per destination and per client IP in the last
@@ -475,11 +479,8 @@ func (s *Service) Resend(ctx context.Context, c Caller, id string, asked Channel
 	if asked != "" && asked != ChannelSMS && asked != ChannelEmail {
 		return out, Invalid("channel", "channel must be %q or %q", ChannelSMS, ChannelEmail)
 	}
-	var (
-		queued   *Message
-		capSpent bool // the company's SMS cap was found spent: send by email
-	)
-	resend := func(tx Tx) error {
+	var queued *Message
+	err := s.updateSend(ctx, func(tx Tx, smsCapSpent bool) error {
 		cc, err := s.loadChallenge(ctx, tx, c, id, true)
 		if err != nil {
 			return err
@@ -501,7 +502,7 @@ func (s *Service) Resend(ctx context.Context, c Caller, id string, asked Channel
 		case channel == "":
 			return errNoChannel
 		}
-		if channel == ChannelSMS && capSpent {
+		if channel == ChannelSMS && smsCapSpent {
 			channel = ChannelEmail // errSMSCapSpent comes only when there is an address
 		}
 		if wait := ch.LastSentAt.Add(s.cooldown).Sub(now); wait > 0 {
@@ -534,12 +535,7 @@ func (s *Service) Resend(ctx context.Context, c Caller, id string, asked Channel
 		cc.ch = next
 		out = next.view(now, p, l, Delivery{DeliveryQueued, channel}, s.cooldown)
 		return nil
-	}
-	err := s.update(ctx, resend)
-	if errors.Is(err, errSMSCapSpent) {
-		capSpent, out = true, ChallengeView{}
-		err = s.update(ctx, resend)
-	}
+	})
 	if err == nil {
 		s.dispatch(queued)
 	}
