@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -87,7 +88,7 @@ func TestUpdatesShareCommits(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(100 * time.Millisecond) // let them queue
+	waitQueued(t, db, n)
 	close(release)
 	wg.Wait()
 	if commits := store.Commits(db) - before; commits < 1 || commits > 3 {
@@ -156,4 +157,148 @@ func TestUpdateAfterClose(t *testing.T) {
 			t.Fatal("update on a closed store succeeded")
 		}
 	})
+}
+
+// waitQueued waits, for at most 10 seconds, until n updates wait for the
+// SQLite writer.
+func waitQueued(t *testing.T, db *store.DB, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for store.Queued(db) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d updates queued within 10s, want %d", store.Queued(db), n)
+		}
+		runtime.Gosched()
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// holdWriter starts an update that holds the SQLite writer until the
+// returned function is called, and waits until it does hold it.
+func holdWriter(t *testing.T, db *store.DB) (release func()) {
+	t.Helper()
+	started, done := make(chan struct{}), make(chan struct{})
+	held := make(chan struct{})
+	go func() {
+		defer close(done)
+		db.Update(context.Background(), func(tx twostep.Tx) error { close(started); <-held; return nil })
+	}()
+	<-started
+	return func() { close(held); <-done }
+}
+
+// TestGoexitInAnUpdateEndsOnlyItsCaller runs an update whose function
+// calls runtime.Goexit, as t.Fatal does: its caller's goroutine ends, its
+// writes are undone, and the updates after it still run.
+func TestGoexitInAnUpdateEndsOnlyItsCaller(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, url string) {
+		db := newTestStore(t, url)
+		ctx := context.Background()
+		exited := make(chan struct{})
+		go func() {
+			defer close(exited)
+			db.Update(ctx, func(tx twostep.Tx) error {
+				tx.CreateCompany(ctx, company("co_goexit"))
+				runtime.Goexit()
+				return nil
+			})
+			t.Error("Update returned after its function called Goexit")
+		}()
+		<-exited
+		done := make(chan error, 1)
+		go func() {
+			done <- db.Update(ctx, func(tx twostep.Tx) error { return tx.CreateCompany(ctx, company("co_next")) })
+		}()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("an update after a Goexit did not finish within 10s: the writer hangs")
+		}
+		err := db.View(ctx, func(tx twostep.Tx) error { _, err := tx.Company(ctx, "co_goexit"); return err })
+		if !errors.Is(err, twostep.ErrNotFound) {
+			t.Fatalf("the update that called Goexit left its company: %v", err)
+		}
+	})
+}
+
+// TestFailuresAreAnsweredAfterTheCommit puts a failing update and a slow
+// one in one batch: the failed one's answer waits until the batch is
+// committed, since its failure may rest on what the batch wrote.
+func TestFailuresAreAnsweredAfterTheCommit(t *testing.T) {
+	db := newTestStore(t, storetest.SQLiteURL(t))
+	ctx := context.Background()
+	release := holdWriter(t, db)
+	errRefused := errors.New("refused")
+	failed := make(chan error, 1)
+	go func() { failed <- db.Update(ctx, func(tx twostep.Tx) error { return errRefused }) }()
+	waitQueued(t, db, 1)
+	slowRunning, slowGo := make(chan struct{}), make(chan struct{})
+	slow := make(chan error, 1)
+	go func() {
+		slow <- db.Update(ctx, func(tx twostep.Tx) error {
+			close(slowRunning)
+			<-slowGo
+			return tx.CreateCompany(ctx, company("co_slow"))
+		})
+	}()
+	waitQueued(t, db, 2)
+	release()
+	<-slowRunning // the failed update has run; the batch is not committed yet
+	select {
+	case err := <-failed:
+		t.Fatalf("a failed update was answered (%v) before its batch committed", err)
+	default:
+	}
+	close(slowGo)
+	if err := <-failed; !errors.Is(err, errRefused) {
+		t.Fatalf("failed update: %v, want its own error", err)
+	}
+	if err := <-slow; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFailedCommitAnswersEveryoneUnavailable makes a batch's commit fail:
+// every update in it, the ones that failed on their own too, is answered
+// unavailable (503), and none of their changes is there.
+func TestFailedCommitAnswersEveryoneUnavailable(t *testing.T) {
+	db := newTestStore(t, storetest.SQLiteURL(t))
+	ctx := context.Background()
+	release := holdWriter(t, db)
+	store.FailCommits(db, errors.New("disk I/O error"))
+	const n = 6
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			errs <- db.Update(ctx, func(tx twostep.Tx) error {
+				if err := tx.CreateCompany(ctx, company(fmt.Sprintf("co_%d", i))); err != nil {
+					return err
+				}
+				if i%2 == 0 {
+					return errors.New("refused")
+				}
+				return nil
+			})
+		}()
+	}
+	waitQueued(t, db, n)
+	release() // the holding update's own commit fails too; it is not checked here
+	for range n {
+		err := <-errs
+		var e *twostep.Error
+		if !errors.As(err, &e) || e.Code != twostep.CodeUnavailable {
+			t.Fatalf("an update of a batch whose commit failed: %v, want unavailable", err)
+		}
+	}
+	store.FailCommits(db, nil)
+	for i := range n {
+		err := db.View(ctx, func(tx twostep.Tx) error { _, err := tx.Company(ctx, fmt.Sprintf("co_%d", i)); return err })
+		if !errors.Is(err, twostep.ErrNotFound) {
+			t.Fatalf("company %d of a batch that did not commit: %v", i, err)
+		}
+	}
+	mustUpdate(t, db, func(tx twostep.Tx) error { return tx.CreateCompany(ctx, company("co_after")) })
 }

@@ -38,3 +38,16 @@ func Exec(ctx context.Context, d *DB, query string, args ...any) error {
 	_, err := d.db.ExecContext(ctx, query, args...)
 	return err
 }
+
+// Queued counts the updates waiting for the SQLite writer's next batch.
+func Queued(d *DB) int { return len(d.batch.reqs) }
+
+// FailCommits makes every later commit of the SQLite writer fail with err
+// (nil restores real commits).
+func FailCommits(d *DB, err error) {
+	if err == nil {
+		d.batch.failCommit.Store(nil)
+		return
+	}
+	d.batch.failCommit.Store(&err)
+}

@@ -250,13 +250,15 @@ func (d *DB) run(ctx context.Context, db *sql.DB, stmts *stmtCache, opts *sql.Tx
 	}
 	tx := &Tx{tx: sqlTx, d: d.dialect, clock: d.clock, stmts: stmts, offset: d.offset}
 	defer func() { stmts.prepare(ctx, tx.unprepared) }()
+	returned := false
 	defer func() {
-		if p := recover(); p != nil {
+		if !returned { // fn panicked or called runtime.Goexit
 			sqlTx.Rollback() // else the connection stays in the transaction
-			panic(p)
 		}
 	}()
-	if err := fn(tx); err != nil {
+	err = fn(tx)
+	returned = true
+	if err != nil {
 		sqlTx.Rollback()
 		if tx.failed != nil {
 			return txError{tx.failed}
