@@ -108,6 +108,7 @@ func (e *env) open(cfg config.Config, log *slog.Logger, requireSchema bool) (*ap
 	svc := twostep.NewService(db, twostep.Options{
 		AuditKey: secrets.AuditKey, CodeKey: secrets.CodeKey, OutboxKey: secrets.OutboxKey,
 		CodeTTL: cfg.CodeTTL, ResendCooldown: cfg.ResendCooldown, ReturnOrigins: cfg.AllowedReturnOrigins,
+		NoSMS: cfg.SMS == "none", SMSGlobalDailyCap: cfg.SMSGlobalDailyCap,
 		Signer: twostep.NewResultSigner(secrets.SignSeed, cfg.PublicURL),
 	})
 	return &app{db: db, svc: svc, secrets: secrets}, nil

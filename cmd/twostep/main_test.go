@@ -61,7 +61,8 @@ func (in *instance) env(extra ...string) []string {
 			env = append(env, kv)
 		}
 	}
-	env = append(env, "TWOSTEP_DATABASE_URL="+in.dbURL, "TWOSTEP_SECRET_FILE="+in.secret)
+	// Dev senders unless the test names others: serve needs providers.
+	env = append(env, "TWOSTEP_DATABASE_URL="+in.dbURL, "TWOSTEP_SECRET_FILE="+in.secret, "TWOSTEP_EMAIL=dev", "TWOSTEP_SMS=dev")
 	env = append(env, in.extra...)
 	return append(env, extra...)
 }

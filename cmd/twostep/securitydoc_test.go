@@ -66,3 +66,26 @@ func TestSecurityDocNamesRealTests(t *testing.T) {
 		t.Fatalf("SECURITY.md names only %d tests", named)
 	}
 }
+
+// TestToolchainIsTheVettedOne: go.mod's toolchain line, which a plain
+// `go build` follows, names the Go release that CI builds, tests and runs
+// govulncheck with, so that a build from the README has no known
+// standard-library vulnerability either.
+func TestToolchainIsTheVettedOne(t *testing.T) {
+	mod, err := os.ReadFile("../../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ci, err := os.ReadFile("../../.ci/run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	toolchain := regexp.MustCompile(`(?m)^toolchain (go\S+)$`).FindSubmatch(mod)
+	vetted := regexp.MustCompile(`(?m)^export GOTOOLCHAIN=(go\S+)$`).FindSubmatch(ci)
+	if toolchain == nil || vetted == nil {
+		t.Fatalf("go.mod toolchain line %q, .ci/run GOTOOLCHAIN %q: both must be there", toolchain, vetted)
+	}
+	if string(toolchain[1]) != string(vetted[1]) {
+		t.Fatalf("go.mod names %s, CI vets %s", toolchain[1], vetted[1])
+	}
+}

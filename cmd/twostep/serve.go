@@ -45,11 +45,19 @@ func (e *env) jsonLogger(cfg config.Config) *slog.Logger {
 // nil, runs on the open app before HTTP starts and may return the demo's
 // sign-in target; ready, if not nil, is called once the server listens.
 func (e *env) run(cfg config.Config, log *slog.Logger, setup func(a *app) (*web.Demo, error), ready func(base string)) error {
+	dev, err := cfg.CheckSenders()
+	if err != nil {
+		return usageError{err.Error()}
+	}
 	a, err := e.open(cfg, log, true)
 	if err != nil {
 		return err
 	}
 	defer a.db.Close()
+	if len(dev) > 0 {
+		log.Warn("dev senders are on: every code they send is shown at /dev/inbox to anyone who can reach this address; for local development only",
+			"variables", dev, "addr", cfg.Addr)
+	}
 	senders, err := delivery.Open(cfg.Email, cfg.SMS, delivery.Options{WebhookKey: a.secrets.WebhookKey})
 	if err != nil {
 		return err

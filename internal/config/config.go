@@ -9,9 +9,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,14 +27,20 @@ type Config struct {
 	Addr                 string
 	PublicURL            string
 	SecretFile           string
-	Email                string // dev, or smtp://…
-	SMS                  string // dev, twilio://…, or webhook+https://…
+	Email                string // "" (not set), dev, or smtp://…
+	SMS                  string // "" (not set), dev, none, twilio://…, or webhook+https://…
 	CodeTTL              time.Duration
 	ResendCooldown       time.Duration
 	AllowedReturnOrigins []string
 	LogLevel             slog.Level
 	DeliveryMaxBackoff   time.Duration
 	DeliveryTimeout      time.Duration
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed; empty: the peer address is the client.
+	TrustedProxies []netip.Prefix
+	// SMSGlobalDailyCap bounds the SMS of every company together per UTC
+	// day; 0 for no such cap.
+	SMSGlobalDailyCap int
 }
 
 // MaxCodeTTL is the longest a code may live (NIST SP 800-63B).
@@ -47,14 +56,16 @@ var settings = []setting{
 	{"addr", "TWOSTEP_ADDR", "127.0.0.1:8080", "listen address"},
 	{"public-url", "TWOSTEP_PUBLIC_URL", "", "base of verify_url and links (default http:// + addr)"},
 	{"secret-file", "TWOSTEP_SECRET_FILE", "", "file with the keys for code HMAC, result signing and the audit chain; created 0600 when missing (default twostep.key beside a SQLite file)"},
-	{"email", "TWOSTEP_EMAIL", "dev", "dev, or smtp://user:pass@host:port?from=addr&tls=starttls|tls|none"},
-	{"sms", "TWOSTEP_SMS", "dev", "dev, twilio://SID:TOKEN@host[:port]?from=+1…, or webhook+https://host/path"},
+	{"email", "TWOSTEP_EMAIL", "", "how codes go by email: smtp://user:pass@host:port?from=addr&tls=starttls|tls|none, or dev (a page of codes, on a loopback address only); serve needs it"},
+	{"sms", "TWOSTEP_SMS", "", "how codes go by SMS: twilio://SID:TOKEN@host[:port]?from=+1…, webhook+https://host/path, none (email only), or dev (loopback only); serve needs it"},
 	{"code-ttl", "TWOSTEP_CODE_TTL", "5m", "code lifetime, at most 10m"},
 	{"resend-cooldown", "TWOSTEP_RESEND_COOLDOWN", "30s", "wait between sends on one challenge"},
 	{"allowed-return-origins", "TWOSTEP_ALLOWED_RETURN_ORIGINS", "", "comma-separated origins every company may use as return_url"},
 	{"log-level", "TWOSTEP_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"delivery-max-backoff", "TWOSTEP_DELIVERY_MAX_BACKOFF", "30s", "the longest wait between tries of one message"},
 	{"delivery-timeout", "TWOSTEP_DELIVERY_TIMEOUT", "15s", "how long a provider gets to accept one message"},
+	{"trusted-proxies", "TWOSTEP_TRUSTED_PROXIES", "", "comma-separated CIDRs of the reverse proxies in front; only their X-Forwarded-For is believed"},
+	{"sms-global-daily-cap", "TWOSTEP_SMS_GLOBAL_DAILY_CAP", "", "SMS per UTC day over all companies together; past it codes go by email (default: no such cap)"},
 }
 
 // Flags registers every setting on fs, with its variable from getenv as
@@ -141,10 +152,26 @@ func build(values map[string]*string) (Config, error) {
 		}
 	}
 	if !isSender(c.Email, "smtp://", "smtps://") {
-		bad("email", "must be dev or smtp://…")
+		bad("email", "must be smtp://… or dev")
 	}
-	if !isSender(c.SMS, "twilio://", "webhook+https://", "webhook+http://") {
-		bad("sms", "must be dev, twilio://… or webhook+https://…")
+	if c.SMS != "none" && !isSender(c.SMS, "twilio://", "webhook+https://", "webhook+http://") {
+		bad("sms", "must be twilio://…, webhook+https://…, none or dev")
+	}
+	for _, p := range strings.Split(get("trusted-proxies"), ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		prefix, err := parsePrefix(p)
+		if err != nil {
+			bad("trusted-proxies", "%q is not a CIDR like 10.0.0.0/8 or an IP address", p)
+			continue
+		}
+		c.TrustedProxies = append(c.TrustedProxies, prefix)
+	}
+	if v := get("sms-global-daily-cap"); v != "" {
+		if c.SMSGlobalDailyCap, err = strconv.Atoi(v); err != nil || c.SMSGlobalDailyCap < 0 {
+			bad("sms-global-daily-cap", "must be a whole number of SMS per day, 0 or more")
+		}
 	}
 	for _, o := range strings.Split(get("allowed-return-origins"), ",") {
 		if o = strings.TrimSpace(o); o == "" {
@@ -160,9 +187,66 @@ func build(values map[string]*string) (Config, error) {
 	return c, errors.Join(errs...)
 }
 
-// isSender reports whether v is "dev" or starts with one of the schemes.
+// parsePrefix reads a CIDR, or one address as a prefix of its own.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		a = a.Unmap()
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return p, err
+	}
+	if p.Addr().Is4In6() && p.Bits() >= 96 {
+		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+	}
+	return p.Masked(), nil
+}
+
+// CheckSenders says what keeps the senders from serving: a provider not
+// set (so that codes never land on a page by accident), or a dev sender
+// on an address other machines can reach. It lists the dev senders that
+// are on, for the warning at start.
+func (c Config) CheckSenders() (dev []string, err error) {
+	var errs []error
+	if c.Email == "" {
+		errs = append(errs, errors.New("set TWOSTEP_EMAIL (or --email) to smtp://user:pass@host:port?from=codes@example.com, or to dev for local development"))
+	}
+	if c.SMS == "" {
+		errs = append(errs, errors.New("set TWOSTEP_SMS (or --sms) to twilio://SID:TOKEN@api.twilio.com?from=+1…, webhook+https://…, none to send codes by email only, or dev for local development"))
+	}
+	if c.Email == "dev" {
+		dev = append(dev, "TWOSTEP_EMAIL")
+	}
+	if c.SMS == "dev" {
+		dev = append(dev, "TWOSTEP_SMS")
+	}
+	if len(dev) > 0 && !IsLoopback(c.Addr) {
+		errs = append(errs, fmt.Errorf("%s=dev shows every code at /dev/inbox, so it serves only on a loopback address such as 127.0.0.1:8080, not %q; use a real provider there",
+			strings.Join(dev, " and "), c.Addr))
+	}
+	return dev, errors.Join(errs...)
+}
+
+// IsLoopback reports whether a listen address (host:port) is reachable
+// only from this machine: a loopback IP or localhost. An empty host
+// listens on every interface.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
+}
+
+// isSender reports whether v is unset, "dev" or starts with one of the
+// schemes.
 func isSender(v string, schemes ...string) bool {
-	if v == "dev" {
+	if v == "" || v == "dev" {
 		return true
 	}
 	for _, s := range schemes {

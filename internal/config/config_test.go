@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,9 +18,84 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.DatabaseURL != "sqlite:twostep.db" || c.Addr != "127.0.0.1:8080" || c.PublicURL != "http://127.0.0.1:8080" ||
-		c.SecretFile != "twostep.key" || c.Email != "dev" || c.SMS != "dev" || c.CodeTTL != 5*time.Minute ||
-		c.ResendCooldown != 30*time.Second {
+		c.SecretFile != "twostep.key" || c.Email != "" || c.SMS != "" || c.CodeTTL != 5*time.Minute ||
+		c.ResendCooldown != 30*time.Second || len(c.TrustedProxies) != 0 || c.SMSGlobalDailyCap != 0 {
 		t.Fatalf("defaults %+v", c)
+	}
+}
+
+// TestServeNeedsProviders: without TWOSTEP_EMAIL and TWOSTEP_SMS there
+// is nothing to serve with, and the refusal names both variables; dev
+// senders serve only on loopback addresses.
+func TestServeNeedsProviders(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want []string // in the error; none for no error
+		dev  int
+	}{
+		{nil, []string{"TWOSTEP_EMAIL", "TWOSTEP_SMS"}, 0},
+		{map[string]string{"TWOSTEP_EMAIL": "smtp://mail.example.com:587?from=a@example.com"}, []string{"TWOSTEP_SMS"}, 0},
+		{map[string]string{"TWOSTEP_EMAIL": "smtp://mail.example.com:587?from=a@example.com", "TWOSTEP_SMS": "none"}, nil, 0},
+		{map[string]string{"TWOSTEP_EMAIL": "dev", "TWOSTEP_SMS": "dev"}, nil, 2},
+		{map[string]string{"TWOSTEP_EMAIL": "dev", "TWOSTEP_SMS": "none", "TWOSTEP_ADDR": "[::1]:8080"}, nil, 1},
+		{map[string]string{"TWOSTEP_EMAIL": "dev", "TWOSTEP_SMS": "dev", "TWOSTEP_ADDR": "localhost:8080"}, nil, 2},
+		{map[string]string{"TWOSTEP_EMAIL": "dev", "TWOSTEP_SMS": "none", "TWOSTEP_ADDR": "0.0.0.0:8080"}, []string{"TWOSTEP_EMAIL=dev", "loopback"}, 1},
+		{map[string]string{"TWOSTEP_EMAIL": "smtp://m.example.com?from=a@example.com", "TWOSTEP_SMS": "dev", "TWOSTEP_ADDR": ":8080"}, []string{"TWOSTEP_SMS=dev", "loopback"}, 1},
+		{map[string]string{"TWOSTEP_EMAIL": "dev", "TWOSTEP_SMS": "dev", "TWOSTEP_ADDR": "192.168.1.5:8080"}, []string{"TWOSTEP_EMAIL and TWOSTEP_SMS=dev"}, 2},
+	} {
+		c, err := Load("serve", nil, env(tc.env), &bytes.Buffer{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dev, err := c.CheckSenders()
+		if len(dev) != tc.dev {
+			t.Errorf("%v: dev senders %v, want %d", tc.env, dev, tc.dev)
+		}
+		if len(tc.want) == 0 {
+			if err != nil {
+				t.Errorf("%v: refused: %v", tc.env, err)
+			}
+			continue
+		}
+		if err == nil {
+			t.Errorf("%v: accepted", tc.env)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%v: %q does not say %q", tc.env, err, w)
+			}
+		}
+	}
+}
+
+func TestTrustedProxiesAndGlobalCap(t *testing.T) {
+	c, err := Load("serve", nil, env(map[string]string{
+		"TWOSTEP_TRUSTED_PROXIES":      "10.0.0.0/8, 192.168.1.7 ,2001:db8::/32,::ffff:172.16.0.0/108",
+		"TWOSTEP_SMS_GLOBAL_DAILY_CAP": "5000",
+	}), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range c.TrustedProxies {
+		got = append(got, p.String())
+	}
+	if want := "10.0.0.0/8 192.168.1.7/32 2001:db8::/32 172.16.0.0/12"; strings.Join(got, " ") != want {
+		t.Errorf("trusted proxies %v, want %s", got, want)
+	}
+	if c.SMSGlobalDailyCap != 5000 {
+		t.Errorf("global cap %d", c.SMSGlobalDailyCap)
+	}
+	for _, bad := range []map[string]string{
+		{"TWOSTEP_TRUSTED_PROXIES": "10.0.0.0/33"},
+		{"TWOSTEP_TRUSTED_PROXIES": "proxy.example.com"},
+		{"TWOSTEP_SMS_GLOBAL_DAILY_CAP": "-1"},
+		{"TWOSTEP_SMS_GLOBAL_DAILY_CAP": "lots"},
+	} {
+		if _, err := Load("serve", nil, env(bad), &bytes.Buffer{}); err == nil {
+			t.Errorf("%v was accepted", bad)
+		}
 	}
 }
 

@@ -45,6 +45,7 @@ type Options struct {
 }
 
 // Open builds the senders from the TWOSTEP_EMAIL and TWOSTEP_SMS values.
+// With TWOSTEP_SMS=none there is no SMS sender: codes go by email only.
 func Open(email, sms string, opt Options) (Senders, error) {
 	s := Senders{ByChannel: map[twostep.Channel]Sender{}}
 	dev := func() Sender {
@@ -63,9 +64,10 @@ func Open(email, sms string, opt Options) (Senders, error) {
 		}
 		s.ByChannel[twostep.ChannelEmail] = sender
 	default:
-		return s, fmt.Errorf("TWOSTEP_EMAIL must be dev or smtp://…")
+		return s, fmt.Errorf("TWOSTEP_EMAIL must be smtp://… or dev")
 	}
 	switch {
+	case sms == "none": // email only
 	case sms == "dev":
 		s.ByChannel[twostep.ChannelSMS] = dev()
 	case strings.HasPrefix(sms, "twilio://"):
@@ -81,7 +83,7 @@ func Open(email, sms string, opt Options) (Senders, error) {
 		}
 		s.ByChannel[twostep.ChannelSMS] = sender
 	default:
-		return s, fmt.Errorf("TWOSTEP_SMS must be dev, twilio://… or webhook+https://…")
+		return s, fmt.Errorf("TWOSTEP_SMS must be twilio://…, webhook+https://…, none or dev")
 	}
 	return s, nil
 }

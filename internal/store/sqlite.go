@@ -70,6 +70,9 @@ func openSQLite(path string) (*DB, error) {
 			return nil, fmt.Errorf("sqlite: %w", err)
 		}
 	}
+	if err := createPrivate(path); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
 	dsn := func(more ...string) string {
 		q := url.Values{}
 		for _, p := range append(append(sqlitePragmas, extra...), more...) {
@@ -96,6 +99,20 @@ func openSQLite(path string) (*DB, error) {
 	d := &DB{dialect: sqliteDialect, db: w, rdb: r, wstmts: newStmtCache(w), rstmts: newStmtCache(r)}
 	d.startBatcher()
 	return d, nil
+}
+
+// createPrivate creates the database file, empty and readable by this
+// user alone, unless it exists. SQLite gives the files beside it (-wal,
+// -shm) the database file's mode.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // sqliteError maps SQLite's result codes to the sentinels of package twostep.

@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -643,4 +647,24 @@ func TestShardingKeepsEarlierStats(t *testing.T) {
 			t.Fatalf("stats %+v %v, want %+v", got, err, want)
 		}
 	})
+}
+
+// TestSQLiteFilesArePrivate: the database and the files SQLite keeps
+// beside it are readable by their owner alone, whatever the umask.
+func TestSQLiteFilesArePrivate(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	url := storetest.SQLiteURL(t)
+	db := newTestStore(t, url)
+	mustUpdate(t, db, func(tx twostep.Tx) error { return tx.CreateCompany(context.Background(), company("co_private")) })
+	path := strings.TrimPrefix(url, "sqlite:")
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", filepath.Base(f), fi.Mode().Perm())
+		}
+	}
 }

@@ -172,7 +172,7 @@ type policy struct {
 	contact Contact
 	phone   string // "" when the user has none, or it cannot take SMS
 	email   string
-	smsOff  bool // the company's daily SMS cap is 0
+	smsOff  bool // the company's daily SMS cap is 0, or the operator has no SMS provider
 }
 
 func newPolicy(s Settings, u User) policy {

@@ -73,6 +73,11 @@ func smsDayKey(companyID string, now time.Time) string {
 	return "sms:" + companyID + ":" + now.UTC().Format(time.DateOnly)
 }
 
+// smsGlobalDayKey names the SMS count of every company for one UTC day.
+func smsGlobalDayKey(now time.Time) string {
+	return "sms-all:" + now.UTC().Format(time.DateOnly)
+}
+
 // untilTomorrow is how long until the next UTC day begins.
 func untilTomorrow(now time.Time) time.Duration {
 	y, m, d := now.UTC().Date()

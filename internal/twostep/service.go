@@ -24,6 +24,8 @@ type Service struct {
 	codeTTL       time.Duration
 	cooldown      time.Duration
 	returnOrigins []string
+	noSMS         bool
+	smsGlobalCap  int
 	courier       Courier
 	signer        *ResultSigner
 	now           func() time.Time // this process's clock, for keys
@@ -45,6 +47,12 @@ type Options struct {
 	ResendCooldown time.Duration
 	// ReturnOrigins are the origins every company may return to.
 	ReturnOrigins []string
+	// NoSMS: the operator runs without an SMS provider, so every code goes
+	// by email.
+	NoSMS bool
+	// SMSGlobalDailyCap bounds the SMS of all companies together per UTC
+	// day; 0 for no such cap.
+	SMSGlobalDailyCap int
 	// Signer signs the results the hosted page returns; nil for none.
 	Signer *ResultSigner
 	// Now is this process's clock, which times the cache of checked API
@@ -59,7 +67,7 @@ const DefaultCodeTTL = 5 * time.Minute
 func NewService(store Store, opt Options) *Service {
 	s := &Service{store: store, rand: opt.Rand, auditKey: opt.AuditKey, codeKey: opt.CodeKey,
 		codeTTL: opt.CodeTTL, cooldown: opt.ResendCooldown, returnOrigins: opt.ReturnOrigins,
-		signer: opt.Signer, now: opt.Now}
+		signer: opt.Signer, now: opt.Now, noSMS: opt.NoSMS, smsGlobalCap: opt.SMSGlobalDailyCap}
 	if s.rand == nil {
 		s.rand = rand.Reader
 	}

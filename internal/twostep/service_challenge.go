@@ -114,7 +114,7 @@ func (s *Service) startChallenge(ctx context.Context, c Caller, companyID, userI
 		if l.Locked(now) {
 			return lockedError(now, l.LockedUntil)
 		}
-		p := newPolicy(co.Settings, u)
+		p := s.policy(co, u)
 		channel := p.first()
 		if channel == "" {
 			return errNoChannel
@@ -149,9 +149,10 @@ func (s *Service) startChallenge(ctx context.Context, c Caller, companyID, userI
 }
 
 // errSMSCapSpent ends a transaction that counted an SMS when the
-// company's daily SMS cap was already spent, and the user has an email
-// address: updateSend runs it again with the code going by email.
-var errSMSCapSpent = errors.New("the company's daily SMS cap is spent")
+// company's daily SMS cap (or the operator's over every company) was
+// already spent, and the user has an email address: updateSend runs it
+// again with the code going by email.
+var errSMSCapSpent = errors.New("the daily SMS cap is spent")
 
 // updateSend runs send, a write transaction that sends a code, with
 // smsCapSpent false; when it ends in errSMSCapSpent (countSent found the
@@ -198,11 +199,16 @@ func (s *Service) checkSendLimits(ctx context.Context, tx Tx, p policy, ch Chall
 func (s *Service) countSent(ctx context.Context, tx Tx, co Company, p policy, channel Channel, now time.Time) error {
 	if channel == ChannelSMS {
 		ok, err := tx.CountUpTo(ctx, smsDayKey(co.ID, now), co.Settings.SMSDailyCap)
+		if err == nil && ok && s.smsGlobalCap > 0 {
+			// The operator's cap over every company: one row that every
+			// SMS of the deployment writes, so it comes last.
+			ok, err = tx.CountUpTo(ctx, smsGlobalDayKey(now), s.smsGlobalCap)
+		}
 		if err != nil {
 			return err
 		}
 		if !ok && p.email == "" {
-			return tooMany("the company's daily SMS limit is reached", untilTomorrow(now))
+			return tooMany("the daily SMS limit is reached", untilTomorrow(now))
 		}
 		if !ok {
 			return errSMSCapSpent
@@ -328,7 +334,7 @@ func (s *Service) present(ctx context.Context, tx Tx, cc challengeContext) (Chal
 	if err != nil {
 		return ChallengeView{}, err
 	}
-	return cc.ch.view(cc.now, newPolicy(cc.co.Settings, cc.u), cc.lockout, d, s.cooldown), nil
+	return cc.ch.view(cc.now, s.policy(cc.co, cc.u), cc.lockout, d, s.cooldown), nil
 }
 
 // Challenge reads a challenge's current state.
@@ -489,7 +495,7 @@ func (s *Service) Resend(ctx context.Context, c Caller, id string, asked Channel
 		if err := cc.open(); err != nil {
 			return err
 		}
-		p := newPolicy(cc.co.Settings, cc.u)
+		p := s.policy(cc.co, cc.u)
 		available := p.channels(ch)
 		channel := asked
 		switch {
@@ -624,6 +630,16 @@ func (s *Service) checkReturnURL(raw string, settings Settings) (string, error) 
 		return "", bad
 	}
 	return u.String(), nil
+}
+
+// policy is what decides a user's channels: the company's policy and the
+// user's addresses, within what the operator runs (no SMS provider).
+func (s *Service) policy(co Company, u User) policy {
+	p := newPolicy(co.Settings, u)
+	if s.noSMS {
+		p.smsOff = true
+	}
+	return p
 }
 
 // normalizeIP checks an optional IP address.

@@ -481,6 +481,69 @@ func TestSendLimits(t *testing.T) {
 			}
 		})
 
+		// The operator's cap over every company: past it, codes of any
+		// company go by email, or not at all without an address.
+		t.Run("GlobalDailySMSCap", func(t *testing.T) {
+			f := newFixture(t, storetest.Like(t, url), func(o *twostep.Options) { o.SMSGlobalDailyCap = 3 })
+			var users []twostep.User
+			var companies []string
+			for _, name := range []string{"Acme", "Globex"} {
+				co := f.company(t, name)
+				if _, err := f.svc.UpdateSettings(f.ctx, f.platform, co.ID, patch(t, `{"delivery_method":"sms_then_email"}`)); err != nil {
+					t.Fatal(err)
+				}
+				for i, phone := range []string{"+371 2000 0011", "+371 2000 0012"} {
+					u, err := f.svc.CreateUser(f.ctx, f.platform, co.ID, twostep.NewUser{Name: fmt.Sprint(name, i), Phone: phone,
+						Email: fmt.Sprintf("u%d@%s.test", i, strings.ToLower(name)), TwoFA: twostep.Some(twostep.TwoFAPatch{Web: twostep.Some(true)})})
+					if err != nil {
+						t.Fatal(err)
+					}
+					users, companies = append(users, u), append(companies, co.ID)
+				}
+			}
+			var channels []string
+			for i, u := range users {
+				res, err := f.svc.CreateChallenge(f.ctx, f.platform, companies[i], u.ID, twostep.NewChallenge{App: "web"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				channels = append(channels, string(res.Channel))
+			}
+			if got := strings.Join(channels, ","); got != "sms,sms,sms,email" {
+				t.Fatalf("channels %s over a global cap of 3, want sms,sms,sms,email", got)
+			}
+			phoneOnly, err := f.svc.CreateUser(f.ctx, f.platform, companies[0], twostep.NewUser{Name: "Phone only", Phone: "+371 2000 0019",
+				TwoFA: twostep.Some(twostep.TwoFAPatch{Web: twostep.Some(true)})})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = f.svc.CreateChallenge(f.ctx, f.platform, companies[0], phoneOnly.ID, twostep.NewChallenge{App: "web"})
+			wantCode(t, err, twostep.CodeRateLimited, "")
+		})
+
+		// Without an SMS provider every code goes by email, and SMS is
+		// never offered, whatever the company's policy.
+		t.Run("NoSMSProvider", func(t *testing.T) {
+			f := newFixture(t, storetest.Like(t, url), func(o *twostep.Options) { o.NoSMS = true })
+			co := f.company(t, "Acme")
+			if _, err := f.svc.UpdateSettings(f.ctx, f.platform, co.ID, patch(t, smsFirst)); err != nil {
+				t.Fatal(err)
+			}
+			in := anna
+			in.Name, in.TwoFA = "Anna", twostep.Some(twostep.TwoFAPatch{Web: twostep.Some(true)})
+			u, err := f.svc.CreateUser(f.ctx, f.platform, co.ID, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := f.svc.CreateChallenge(f.ctx, f.platform, co.ID, u.ID, twostep.NewChallenge{App: "web"})
+			if err != nil || res.Channel != twostep.ChannelEmail || len(res.ChannelsAvailable) != 1 {
+				t.Fatalf("%+v %v", res.ChallengeView, err)
+			}
+			f.clock.Advance(time.Minute)
+			_, err = f.svc.Resend(f.ctx, f.platform, res.ID, twostep.ChannelSMS)
+			wantCode(t, err, twostep.CodeInvalidValue, "channel")
+		})
+
 		// A resend that meets the spent cap goes by email too, and the
 		// send it tried by SMS first counts nowhere: not in the day's
 		// statistics, not against the user's hourly sends.

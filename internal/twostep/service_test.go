@@ -40,15 +40,20 @@ type fixture struct {
 
 var auditKey = []byte("test audit key")
 
-func newFixture(t *testing.T, url string) *fixture {
+// newFixture opens the service over a fresh store at url; options, if
+// any, change its Options first.
+func newFixture(t *testing.T, url string, options ...func(*twostep.Options)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	db := storetest.Open(t, url)
 	c := &clock{now: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
 	db.SetClock(c.Now)
-	return &fixture{url: url, db: db, clock: c, ctx: ctx,
-		svc: twostep.NewService(db, twostep.Options{AuditKey: auditKey, CodeKey: []byte("test code key"),
-			OutboxKey: []byte("0123456789abcdef0123456789abcdef"), CodeTTL: 5 * time.Minute, ResendCooldown: 30 * time.Second, Now: c.Now}),
+	opt := twostep.Options{AuditKey: auditKey, CodeKey: []byte("test code key"),
+		OutboxKey: []byte("0123456789abcdef0123456789abcdef"), CodeTTL: 5 * time.Minute, ResendCooldown: 30 * time.Second, Now: c.Now}
+	for _, o := range options {
+		o(&opt)
+	}
+	return &fixture{url: url, db: db, clock: c, ctx: ctx, svc: twostep.NewService(db, opt),
 		platform: twostep.Caller{KeyID: "key_platform", KeyName: "platform", IP: "192.0.2.1", UserAgent: "test"}}
 }
 
