@@ -83,7 +83,7 @@ func (e *env) run(cfg config.Config, log *slog.Logger, setup func(a *app) (*web.
 		}
 	}
 	srv, err := web.New(web.Config{Service: a.svc, Ready: a.db, Log: log, Metrics: m, Inbox: senders.Inbox, OpenAPI: api.OpenAPI,
-		PublicURL: cfg.PublicURL, Demo: demo})
+		PublicURL: cfg.PublicURL, Demo: demo, TrustedProxies: cfg.TrustedProxies})
 	if err != nil {
 		return err
 	}

@@ -49,6 +49,12 @@ func (t *Tx) CreateSetupLink(ctx context.Context, tokenHash, userID string, expi
 	return t.fail(err)
 }
 
+// DeleteSetupLinks deletes a user's set-up links, used or not.
+func (t *Tx) DeleteSetupLinks(ctx context.Context, userID string) error {
+	_, err := t.exec(ctx, `DELETE FROM admin_setup_links WHERE user_id = $1`, userID)
+	return t.fail(err)
+}
+
 // SetupLinkUser returns the user of a link that is unused and unexpired.
 func (t *Tx) SetupLinkUser(ctx context.Context, tokenHash string, now time.Time) (string, error) {
 	var userID string

@@ -48,11 +48,12 @@ const (
 	sessionTouch    = time.Minute      // how stale seen_at may be before it is written
 )
 
-// Sign-in limits: password tries per email and per client IP in a window.
+// Sign-in limits: failed password tries per email from one client IP,
+// and per client IP, in a window. Right passwords do not count.
 const (
-	SignInsPerEmail = 10
-	SignInsPerIP    = 50
-	signInWindow    = 15 * time.Minute
+	SignInFailuresPerEmailIP = 10
+	SignInFailuresPerIP      = 50
+	signInWindow             = 15 * time.Minute
 )
 
 // AdminStore keeps console accounts, set-up links and sessions.
@@ -67,6 +68,8 @@ type AdminStore interface {
 	// user; ErrNotFound otherwise. One statement decides it, so a link
 	// works once.
 	UseSetupLink(ctx context.Context, tokenHash string, now time.Time) (string, error)
+	// DeleteSetupLinks deletes every set-up link of a user.
+	DeleteSetupLinks(ctx context.Context, userID string) error
 	// SetupLinkUser returns the user of a link that is still usable.
 	SetupLinkUser(ctx context.Context, tokenHash string, now time.Time) (string, error)
 	CreateSession(ctx context.Context, s Session) error

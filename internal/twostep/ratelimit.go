@@ -4,7 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"net/netip"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -58,6 +61,26 @@ func hit(ctx context.Context, tx Tx, limits []rateLimit, now time.Time, window t
 	return nil, 0, tx.SaveRateHits(ctx, keys, hits)
 }
 
+// unhit takes back a hit that hit counted at at, from every limit: a
+// try that turned out not to count.
+func unhit(ctx context.Context, tx Tx, limits []rateLimit, at time.Time) error {
+	sort.Slice(limits, func(i, j int) bool { return limits[i].key < limits[j].key })
+	keys := make([]string, len(limits))
+	for i, l := range limits {
+		keys[i] = l.key
+	}
+	hits, err := tx.RateHits(ctx, keys...)
+	if err != nil {
+		return err
+	}
+	for i, hs := range hits {
+		if j := slices.IndexFunc(hs, at.Equal); j >= 0 {
+			hits[i] = slices.Delete(hs, j, j+1)
+		}
+	}
+	return tx.SaveRateHits(ctx, keys, hits)
+}
+
 // rateKey names one thing that sends are counted for. Destinations and IPs
 // are hashed: the table of counters need not hold addresses.
 func rateKey(kind, value string) string {
@@ -66,6 +89,32 @@ func rateKey(kind, value string) string {
 	}
 	sum := sha256.Sum256([]byte(value))
 	return kind + ":" + hex.EncodeToString(sum[:16])
+}
+
+// ipKey is what a per-IP limit counts: the address, or for IPv6 its /64,
+// which one subscriber usually holds whole (RFC 6177), so that rotating
+// through it buys nothing.
+func ipKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap()
+	if a.Is6() {
+		p, _ := a.WithZone("").Prefix(64)
+		return p.String()
+	}
+	return a.String()
+}
+
+// destinationKey is what a per-destination limit counts: a phone number,
+// or an email address in lower case, since mail to Anna@ and anna@ lands
+// in one mailbox.
+func destinationKey(channel Channel, destination string) string {
+	if channel == ChannelEmail {
+		return strings.ToLower(destination)
+	}
+	return destination
 }
 
 // smsDayKey names a company's SMS count for one UTC day.

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"runtime"
 	"time"
 )
 
@@ -30,6 +31,7 @@ type Service struct {
 	signer        *ResultSigner
 	now           func() time.Time // this process's clock, for keys
 	keys          keyCache
+	passwords     *passwordHasher
 }
 
 // Options configure a Service. A zero Rand takes crypto/rand; tests inject
@@ -77,6 +79,7 @@ func NewService(store Store, opt Options) *Service {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.passwords = newPasswordHasher(runtime.NumCPU(), argonWait)
 	if opt.OutboxKey != nil { // a Service without one (a CLI command) cannot send
 		var err error
 		if s.sealer, err = newSealer(opt.OutboxKey); err != nil {

@@ -33,7 +33,8 @@ func (s *Service) newToken() (string, error) {
 
 // CreateAdmin makes the user with email an admin of the company — creating
 // the user when there is none — and returns a one-time set-up link token
-// with which they choose a password. Used again, it issues a new link.
+// with which they choose a password. Used again, it issues a new link and
+// the earlier ones stop working.
 func (s *Service) CreateAdmin(ctx context.Context, companyID, email string) (User, string, error) {
 	email, err := NormalizeEmail("email", email)
 	if err != nil || email == "" {
@@ -96,6 +97,10 @@ func (s *Service) CreateAdmin(ctx context.Context, companyID, email string) (Use
 		} else if err != nil {
 			return err
 		}
+		// A new link replaces the ones before it.
+		if err := tx.DeleteSetupLinks(ctx, u.ID); err != nil {
+			return err
+		}
 		return tx.CreateSetupLink(ctx, tokenHash(token), u.ID, now.Add(SetupLinkTTL))
 	})
 	return u, token, err
@@ -123,42 +128,44 @@ func (s *Service) SetupLink(ctx context.Context, token string) (AdminAccount, er
 }
 
 // CompleteSetup sets an admin's password with a set-up link, which then
-// works no more. Any sessions the admin had end.
+// works no more, nor does any other link of theirs. Any sessions the
+// admin had end. The password is hashed before the transaction, which
+// then holds no writer while argon2 runs.
 func (s *Service) CompleteSetup(ctx context.Context, token, password string) error {
-	err := s.update(ctx, func(tx Tx) error {
+	a, err := s.SetupLink(ctx, token)
+	if err != nil {
+		return err
+	}
+	if err := checkPassword(password, a.Email); err != nil {
+		return err
+	}
+	hash, err := s.passwords.hash(ctx, s.rand, password)
+	if err != nil {
+		return AsError(err)
+	}
+	return s.update(ctx, func(tx Tx) error {
 		now, err := tx.Now(ctx)
 		if err != nil {
 			return err
 		}
-		userID, err := tx.SetupLinkUser(ctx, tokenHash(token), now)
-		if errors.Is(err, ErrNotFound) {
-			return errLinkInvalid
-		}
-		if err != nil {
-			return err
-		}
-		a, err := tx.AdminByUser(ctx, userID)
-		if err != nil {
-			return err
-		}
-		if err := checkPassword(password, a.Email); err != nil {
-			return err
-		}
-		if _, err := tx.UseSetupLink(ctx, tokenHash(token), now); errors.Is(err, ErrNotFound) {
+		userID, err := tx.UseSetupLink(ctx, tokenHash(token), now)
+		if errors.Is(err, ErrNotFound) || (err == nil && userID != a.UserID) {
 			return errLinkInvalid
 		} else if err != nil {
 			return err
 		}
-		if a.PasswordHash, err = hashPassword(s.rand, password); err != nil {
-			return Internal(err)
+		if a, err = tx.AdminByUser(ctx, userID); err != nil {
+			return err
 		}
-		a.UpdatedAt = now
+		a.PasswordHash, a.UpdatedAt = hash, now
 		if err := tx.SaveAdminAccount(ctx, a); err != nil {
+			return err
+		}
+		if err := tx.DeleteSetupLinks(ctx, userID); err != nil {
 			return err
 		}
 		return tx.DeleteUserSessions(ctx, a.UserID)
 	})
-	return err
 }
 
 // SignInStart is the outcome of the password step: a pending session and
@@ -171,14 +178,22 @@ type SignInStart struct {
 // SignIn checks an admin's email and password and starts their second
 // step: a code by the company's policy, through the same challenge engine
 // as every sign-in. Every failure of the password step answers alike.
+//
+// Failed tries are limited per email from one address and per address
+// (an IPv6 /64 counts as one), never per email alone: someone who knows
+// an admin's email cannot lock the admin out from elsewhere. Each try
+// takes its place in the limits before the password is checked, so that
+// parallel tries are counted exactly; a right password gives it back.
 func (s *Service) SignIn(ctx context.Context, email, password, ip, userAgent string) (SignInStart, error) {
 	var out SignInStart
 	email = strings.ToLower(strings.TrimSpace(email))
-	if err := s.limitSignIn(ctx, email, ip); err != nil {
+	limits := signInLimits(email, ip)
+	at, err := s.countSignIn(ctx, limits)
+	if err != nil {
 		return out, err
 	}
 	var acct AdminAccount
-	err := s.view(ctx, func(tx Tx) error {
+	err = s.view(ctx, func(tx Tx) error {
 		var err error
 		acct, err = tx.AdminByEmail(ctx, email)
 		return err
@@ -190,15 +205,26 @@ func (s *Service) SignIn(ctx context.Context, email, password, ip, userAgent str
 	if hash == "" {
 		hash = dummyHash // the same work as a real check
 	}
-	if !passwordMatches(password, hash) || acct.PasswordHash == "" {
+	match, err := s.passwords.matches(ctx, password, hash)
+	if err != nil {
+		return out, err
+	}
+	if !match || acct.PasswordHash == "" {
 		return out, errSignInFailed
+	}
+	if err := s.update(ctx, func(tx Tx) error { return unhit(ctx, tx, limits, at) }); err != nil {
+		return out, err
 	}
 	admin := Caller{Scope: acct.CompanyID, UserID: acct.UserID, IP: ip, UserAgent: userAgent}
 	res, err := s.startChallenge(ctx, admin, acct.CompanyID, acct.UserID,
 		NewChallenge{App: string(AppWeb), IP: ip, UserAgent: userAgent}, true)
 	var e *Error
-	if errors.As(err, &e) && e.Code == CodeLocked {
+	switch {
+	case errors.As(err, &e) && e.Code == CodeLocked:
 		return out, errSignInFailed // a locked account answers like a wrong password
+	case errors.As(err, &e) && e.Code == CodeRateLimited:
+		// The password was right: the codes for the account ran out.
+		return out, tooMany("Too many codes were sent for this account in the last hour.", e.RetryAfter)
 	}
 	if err != nil {
 		return out, err
@@ -218,27 +244,35 @@ func (s *Service) SignIn(ctx context.Context, email, password, ip, userAgent str
 	return SignInStart{PendingToken: token, Challenge: res.ChallengeView}, err
 }
 
-// limitSignIn counts a password try against the limits per email and per
-// client IP. An unknown email is counted like a known one.
-func (s *Service) limitSignIn(ctx context.Context, email, ip string) error {
-	return s.update(ctx, func(tx Tx) error {
-		now, err := tx.Now(ctx)
-		if err != nil {
+// signInLimits are the limits a password try counts against: the email
+// from this address, and the address. Emails are in lower case already.
+func signInLimits(email, ip string) []rateLimit {
+	limits := []rateLimit{{key: rateKey("signin-email-ip", email+"\x00"+ipKey(ip)), limit: SignInFailuresPerEmailIP}}
+	if ip != "" {
+		limits = append(limits, rateLimit{key: rateKey("signin-ip", ipKey(ip)), limit: SignInFailuresPerIP})
+	}
+	return limits
+}
+
+// countSignIn counts a password try against its limits and returns the
+// time it was counted at, which a right password gives back.
+func (s *Service) countSignIn(ctx context.Context, limits []rateLimit) (time.Time, error) {
+	var at time.Time
+	err := s.update(ctx, func(tx Tx) error {
+		var err error
+		if at, err = tx.Now(ctx); err != nil {
 			return err
 		}
-		limits := []rateLimit{{key: rateKey("signin-email", email), limit: SignInsPerEmail}}
-		if ip != "" {
-			limits = append(limits, rateLimit{key: rateKey("signin-ip", ip), limit: SignInsPerIP})
-		}
-		full, retry, err := hit(ctx, tx, limits, now, signInWindow)
+		full, retry, err := hit(ctx, tx, limits, at, signInWindow)
 		if err != nil {
 			return err
 		}
 		if full != nil {
-			return tooMany("Too many sign-in attempts. Try again later.", retry)
+			return tooMany("Too many failed sign-in attempts.", retry)
 		}
 		return nil
 	})
+	return at, err
 }
 
 // pending reads a pending session and the caller it acts as.

@@ -172,10 +172,10 @@ func (s *Service) updateSend(ctx context.Context, send func(tx Tx, smsCapSpent b
 func (s *Service) checkSendLimits(ctx context.Context, tx Tx, p policy, ch Challenge, channel Channel, now time.Time) error {
 	limits := []rateLimit{
 		{rateKey("user", ch.UserID), "this user", SendsPerUser},
-		{rateKey("dest", p.destination(channel)), "this address", SendsPerDestination},
+		{rateKey("dest", destinationKey(channel, p.destination(channel))), "this address", SendsPerDestination},
 	}
 	if ch.IP != "" {
-		limits = append(limits, rateLimit{rateKey("ip", ch.IP), "this IP address", SendsPerIP})
+		limits = append(limits, rateLimit{rateKey("ip", ipKey(ch.IP)), "this IP address", SendsPerIP})
 	}
 	full, retry, err := hit(ctx, tx, limits, now, sendWindow)
 	if err != nil {

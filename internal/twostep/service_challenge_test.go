@@ -431,6 +431,55 @@ func TestSendLimits(t *testing.T) {
 			wantCode(t, err, twostep.CodeRateLimited, "")
 		})
 
+		// One mailbox in any case of its address, across users and
+		// companies: 14 case variants once got 14 codes against 10.
+		t.Run("PerDestinationIgnoresCase", func(t *testing.T) {
+			s := newSignIn(t, url, `{"delivery_method":"email_only"}`, twostep.NewUser{Email: "anna@acme.com"})
+			other := s.company(t, "Globex")
+			for i := range twostep.SendsPerDestination + 4 {
+				email := []string{"Anna@acme.com", "ANNA@ACME.COM", "anNa@Acme.com", "aNNA@acme.COM"}[i%4]
+				co := s.co.ID
+				if i%2 == 1 {
+					co = other.ID
+				}
+				u, err := s.svc.CreateUser(s.ctx, s.platform, co, twostep.NewUser{Name: fmt.Sprint("Variant ", i), Email: email,
+					TwoFA: twostep.Some(twostep.TwoFAPatch{Web: twostep.Some(true)})})
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = s.svc.CreateChallenge(s.ctx, s.platform, co, u.ID, twostep.NewChallenge{App: "web"})
+				if i < twostep.SendsPerDestination && err != nil {
+					t.Fatalf("send %d: %v", i+1, err)
+				}
+				if i >= twostep.SendsPerDestination {
+					wantCode(t, err, twostep.CodeRateLimited, "")
+				}
+			}
+		})
+
+		// An IPv6 /64 is one client: rotating through it buys nothing.
+		t.Run("PerClientIPv6Per64", func(t *testing.T) {
+			s := newSignIn(t, url, `{"delivery_method":"email_only"}`, anna)
+			send := func(i int, ip string) error {
+				u, err := s.svc.CreateUser(s.ctx, s.platform, s.co.ID, twostep.NewUser{Name: fmt.Sprint("U", i),
+					Email: fmt.Sprintf("u%d@acme.com", i), TwoFA: twostep.Some(twostep.TwoFAPatch{Web: twostep.Some(true)})})
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = s.svc.CreateChallenge(s.ctx, s.platform, s.co.ID, u.ID, twostep.NewChallenge{App: "web", IP: ip})
+				return err
+			}
+			for i := range twostep.SendsPerIP {
+				if err := send(i, fmt.Sprintf("2001:db8:aa:bb:%x::%x", i, i+1)); err != nil {
+					t.Fatalf("send %d: %v", i+1, err)
+				}
+			}
+			wantCode(t, send(1000, "2001:db8:aa:bb:ffff:ffff:ffff:fffe"), twostep.CodeRateLimited, "")
+			if err := send(1001, "2001:db8:aa:bc::1"); err != nil {
+				t.Fatalf("the next /64: %v", err)
+			}
+		})
+
 		t.Run("PerClientIP", func(t *testing.T) {
 			s := newSignIn(t, url, `{"delivery_method":"email_only"}`, anna)
 			var users []string

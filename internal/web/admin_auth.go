@@ -140,7 +140,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusUnprocessableEntity, "login", p)
 		return
 	}
-	start, err := s.svc.SignIn(r.Context(), email, password, clientIP(r), userAgent(r))
+	start, err := s.svc.SignIn(r.Context(), email, password, s.clientIP(r), userAgent(r))
 	if err != nil {
 		e := twostep.AsError(err)
 		status := http.StatusUnauthorized
@@ -149,7 +149,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 			p.Errors = []fieldError{{"email", errSignIn}}
 		case twostep.CodeRateLimited:
 			status = http.StatusTooManyRequests
-			p.Errors = []fieldError{{"email", "Too many sign-in attempts. Wait " + inWords(e.RetryAfter) + " and try again."}}
+			p.Errors = []fieldError{{"email", e.Message + " Wait " + inWords(e.RetryAfter) + " and try again."}}
 		default:
 			status = http.StatusServiceUnavailable
 			p.Errors = []fieldError{{"email", "Something went wrong on our side. Try again in a moment."}}
@@ -181,7 +181,7 @@ func (s *Server) renderLoginCode(w http.ResponseWriter, r *http.Request, status 
 
 func (s *Server) loginCodeSubmit(w http.ResponseWriter, r *http.Request) {
 	pending := cookie(r, pendingCookie)
-	token, v, err := s.svc.SignInVerify(r.Context(), pending, r.PostFormValue("code"), clientIP(r), userAgent(r))
+	token, v, err := s.svc.SignInVerify(r.Context(), pending, r.PostFormValue("code"), s.clientIP(r), userAgent(r))
 	switch {
 	case isCode(err, twostep.CodeUnauthorized): // the pending sign-in is over
 		seeOther(w, r, "/admin/login?m=expired")
@@ -303,7 +303,7 @@ func (s *Server) console(r *http.Request) (twostep.Console, error) {
 	if token == "" {
 		return twostep.Console{}, errors.New("no session")
 	}
-	return s.svc.SessionUser(r.Context(), token, clientIP(r), userAgent(r))
+	return s.svc.SessionUser(r.Context(), token, s.clientIP(r), userAgent(r))
 }
 
 // requireConsole lets only signed-in admins through; others go to sign-in.

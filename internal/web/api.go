@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -96,7 +95,7 @@ func (s *Server) authenticate(r *http.Request) (twostep.Caller, error) {
 		return twostep.Caller{}, err
 	}
 	c := twostep.CallerFor(k)
-	c.IP, c.UserAgent = clientIP(r), userAgent(r)
+	c.IP, c.UserAgent = s.clientIP(r), userAgent(r)
 	if v, ok := r.Header[http.CanonicalHeaderKey(twostep.ActorField)]; ok {
 		c.UserID = strings.TrimSpace(strings.Join(v, ""))
 		if c.UserID == "" || len(c.UserID) > 100 || !isText(c.UserID) {
@@ -104,17 +103,6 @@ func (s *Server) authenticate(r *http.Request) (twostep.Caller, error) {
 		}
 	}
 	return c, nil
-}
-
-// clientIP is the address the request came from. Twostep does not trust
-// X-Forwarded-For: a header anyone can set must not decide rate limits or
-// the audit log.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // userAgent is the request's User-Agent, bounded and without control

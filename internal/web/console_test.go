@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -47,8 +48,10 @@ func newConsoleServer(t *testing.T, dbURL string) *consoleServer {
 	cs.svc = twostep.NewService(cs.db, twostep.Options{AuditKey: []byte("a"), CodeKey: []byte("c"),
 		OutboxKey: []byte("0123456789abcdef0123456789abcdef"), CodeTTL: 5 * time.Minute, ResendCooldown: 30 * time.Second,
 		Signer: twostep.NewResultSigner(make([]byte, 32), "https://2fa.example.com")})
+	// The test server's peer is a trusted proxy, so that a test can say
+	// where a request comes from in X-Forwarded-For (postFrom).
 	ws, err := web.New(web.Config{Service: cs.svc, Ready: cs.db, Metrics: metrics.New(cs.svc.OutboxDepth), OpenAPI: api.OpenAPI,
-		Log: slog.New(slog.DiscardHandler)})
+		Log: slog.New(slog.DiscardHandler), TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,9 +99,19 @@ func (cs *consoleServer) browser(t *testing.T) *http.Client {
 // post sends a form as the site's own page would (same origin).
 func post(t *testing.T, c *http.Client, target string, form url.Values) *http.Response {
 	t.Helper()
+	return postFrom(t, c, target, form, "")
+}
+
+// postFrom is post from the client address ip, as the trusted proxy in
+// front of the test server says in X-Forwarded-For ("" for none).
+func postFrom(t *testing.T, c *http.Client, target string, form url.Values, ip string) *http.Response {
+	t.Helper()
 	req, _ := http.NewRequest("POST", target, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	if ip != "" {
+		req.Header.Set("X-Forwarded-For", ip)
+	}
 	res, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -338,22 +351,68 @@ func TestSignInFailuresLookAlike(t *testing.T) {
 	}
 }
 
+// TestSignInIsRateLimited: failed passwords are limited per email from
+// one address and per address, so that someone who knows an admin's email
+// cannot lock the admin out from elsewhere, and right passwords never
+// count.
 func TestSignInIsRateLimited(t *testing.T) {
 	cs := newConsoleServer(t, storetest.SQLiteURL(t))
-	c := cs.browser(t)
-	for i := range twostep.SignInsPerEmail {
-		res := post(t, c, cs.URL+"/admin/login", url.Values{"email": {"rita@acme.test"}, "password": {"wrong password " + string(rune('a'+i))}})
-		res.Body.Close()
+	try := func(email, password, ip string) int {
+		t.Helper()
+		res := postFrom(t, cs.browser(t), cs.URL+"/admin/login", url.Values{"email": {email}, "password": {password}}, ip)
+		page := body(res)
+		if res.StatusCode == http.StatusTooManyRequests && !strings.Contains(page, "Too many failed sign-in attempts") {
+			t.Fatalf("429 without saying why:\n%s", page)
+		}
+		return res.StatusCode
 	}
-	res := post(t, c, cs.URL+"/admin/login", url.Values{"email": {"rita@acme.test"}, "password": {adminPassword}})
-	if page := body(res); res.StatusCode != http.StatusTooManyRequests || !strings.Contains(page, "Too many sign-in attempts") {
-		t.Fatalf("the 11th try in 15 minutes: %d", res.StatusCode)
+	const attacker, admin = "203.0.113.66", "198.51.100.20"
+	// The attacker's wrong passwords for Rita, in any case of her email,
+	// fill the limit for her email from the attacker's address...
+	for i := range twostep.SignInFailuresPerEmailIP {
+		email := "rita@acme.test"
+		if i%2 == 1 {
+			email = "RITA@Acme.Test"
+		}
+		if got := try(email, fmt.Sprint("wrong password ", i), attacker); got != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d: %d", i+1, got)
+		}
 	}
+	if got := try("rita@acme.test", adminPassword, attacker); got != http.StatusTooManyRequests {
+		t.Fatalf("from the attacker's address after %d failures: %d, want 429", twostep.SignInFailuresPerEmailIP, got)
+	}
+	// ...and not from Rita's: her right password is never refused, and
+	// right passwords do not count.
+	for i := range 5 {
+		if got := try("rita@acme.test", adminPassword, admin); got != http.StatusSeeOther {
+			t.Fatalf("Rita's own sign-in %d while the attacker is locked out: %d", i+1, got)
+		}
+	}
+	for i := range twostep.SignInFailuresPerEmailIP - 1 {
+		if got := try("rita@acme.test", fmt.Sprint("typo ", i), admin); got != http.StatusUnauthorized {
+			t.Fatalf("Rita's typo %d: %d", i+1, got)
+		}
+	}
+	if got := try("rita@acme.test", adminPassword, admin); got != http.StatusSeeOther {
+		t.Fatalf("Rita's right password after %d typos: %d", twostep.SignInFailuresPerEmailIP-1, got)
+	}
+	// Per address, over every email, an IPv6 /64 counting as one.
+	for i := range twostep.SignInFailuresPerIP {
+		ip := fmt.Sprintf("2001:db8:7:8::%x", i+1)
+		if got := try(fmt.Sprintf("guess%d@acme.test", i), "password guess", ip); got != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %d", i+1, got)
+		}
+	}
+	if got := try("rita@acme.test", adminPassword, "2001:db8:7:8:ffff::1"); got != http.StatusTooManyRequests {
+		t.Fatalf("from the same /64 after %d failures: %d, want 429", twostep.SignInFailuresPerIP, got)
+	}
+	if got := try("nobody@acme.test", "password guess", "2001:db8:7:9::1"); got != http.StatusUnauthorized {
+		t.Fatalf("from the next /64: %d", got)
+	}
+	// The window passes.
 	cs.advance(16 * time.Minute)
-	res = post(t, c, cs.URL+"/admin/login", url.Values{"email": {"rita@acme.test"}, "password": {adminPassword}})
-	res.Body.Close()
-	if res.StatusCode != http.StatusSeeOther {
-		t.Fatalf("after the window: %d", res.StatusCode)
+	if got := try("rita@acme.test", adminPassword, attacker); got != http.StatusSeeOther {
+		t.Fatalf("after the window: %d", got)
 	}
 }
 
@@ -367,7 +426,7 @@ func TestSetupLinkWorksOnce(t *testing.T) {
 	c := cs.browser(t)
 	link := cs.URL + "/admin/setup/" + token
 	res := post(t, c, link, url.Values{"password": {"short"}, "confirm": {"short"}})
-	if page := body(res); res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, "at least 12 characters") {
+	if page := body(res); res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, "at least 8 characters") {
 		t.Fatalf("a short password: %d", res.StatusCode)
 	}
 	res = post(t, c, link, url.Values{"password": {"a much longer passphrase"}, "confirm": {"a much longer passphrase"}})

@@ -63,8 +63,8 @@ type Demo struct {
 
 // devTry starts a demo sign-in and opens its hosted page.
 func (s *Server) devTry(w http.ResponseWriter, r *http.Request) {
-	res, err := s.svc.CreateChallenge(r.Context(), twostep.Caller{Scope: s.demo.CompanyID, IP: clientIP(r), UserAgent: userAgent(r)},
-		s.demo.CompanyID, s.demo.UserID, twostep.NewChallenge{App: string(twostep.AppWeb), IP: clientIP(r),
+	res, err := s.svc.CreateChallenge(r.Context(), twostep.Caller{Scope: s.demo.CompanyID, IP: s.clientIP(r), UserAgent: userAgent(r)},
+		s.demo.CompanyID, s.demo.UserID, twostep.NewChallenge{App: string(twostep.AppWeb), IP: s.clientIP(r),
 			UserAgent: userAgent(r), ReturnURL: s.public + "/dev/return"})
 	if err != nil {
 		s.render(w, r, http.StatusTooManyRequests, "message", page{Title: "Could not start", NoHeader: true, Data: message{

@@ -61,7 +61,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		defer func() {
 			s.log.InfoContext(r.Context(), "request", "id", id, "method", r.Method, "path", logPath(r.URL.Path),
 				"status", sw.status, "bytes", sw.bytes, "ms", float64(time.Since(start).Microseconds())/1000,
-				"ip", clientIP(r))
+				"ip", s.clientIP(r))
 		}()
 		next.ServeHTTP(sw, r)
 	})

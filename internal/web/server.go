@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 
 	"github.com/twostep/twostep/internal/delivery"
@@ -30,6 +31,7 @@ type Server struct {
 	inbox   *delivery.DevInbox
 	openAPI []byte
 	public  string
+	proxies []netip.Prefix
 	demo    *Demo
 	pages   templates
 	mux     *http.ServeMux
@@ -54,6 +56,9 @@ type Config struct {
 	PublicURL string
 	// Demo, with a dev sender, adds /dev/try and /dev/return.
 	Demo *Demo
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (TWOSTEP_TRUSTED_PROXIES).
+	TrustedProxies []netip.Prefix
 }
 
 // New returns a Server with its routes. It fails when a page template
@@ -64,7 +69,7 @@ func New(c Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{svc: c.Service, ready: c.Ready, log: c.Log, metrics: c.Metrics, inbox: c.Inbox,
-		openAPI: c.OpenAPI, public: strings.TrimRight(c.PublicURL, "/"), demo: c.Demo, pages: pages,
+		openAPI: c.OpenAPI, public: strings.TrimRight(c.PublicURL, "/"), demo: c.Demo, pages: pages, proxies: c.TrustedProxies,
 		mux: http.NewServeMux(), api: http.NewServeMux()}
 	s.routes()
 	// Every state-changing request from a browser must come from this

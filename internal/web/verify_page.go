@@ -58,7 +58,7 @@ func (s *Server) verifyPage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) verifySubmit(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
-	pg, result, err := s.svc.PageVerify(r.Context(), token, r.PostFormValue("code"), clientIP(r), userAgent(r))
+	pg, result, err := s.svc.PageVerify(r.Context(), token, r.PostFormValue("code"), s.clientIP(r), userAgent(r))
 	switch {
 	case pg.Challenge.ID == "":
 		s.verifyInvalid(w, r, err)
@@ -79,7 +79,7 @@ func (s *Server) verifySubmit(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) verifyResend(w http.ResponseWriter, r *http.Request) {
-	pg, err := s.svc.PageResend(r.Context(), r.PathValue("token"), twostep.Channel(r.PostFormValue("channel")), clientIP(r), userAgent(r))
+	pg, err := s.svc.PageResend(r.Context(), r.PathValue("token"), twostep.Channel(r.PostFormValue("channel")), s.clientIP(r), userAgent(r))
 	switch {
 	case pg.Challenge.ID == "":
 		s.verifyInvalid(w, r, err)
