@@ -198,6 +198,7 @@ var errorStatus = map[twostep.ErrorCode]int{
 	twostep.CodeForbidden:    http.StatusForbidden,
 	twostep.CodeNotFound:     http.StatusNotFound,
 	codeMethodNotAllowed:     http.StatusMethodNotAllowed,
+	codeUnsupportedMedia:     http.StatusUnsupportedMediaType,
 	twostep.CodeConflict:     http.StatusConflict,
 	twostep.CodeAlreadyUsed:  http.StatusConflict,
 	twostep.CodeVoid:         http.StatusGone,

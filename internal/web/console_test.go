@@ -566,3 +566,49 @@ func isLocked(err error) bool {
 	var e *twostep.Error
 	return errors.As(err, &e) && e.Code == twostep.CodeLocked
 }
+
+// TestPageFormsAreBounded: console and hosted-page forms take only
+// urlencoded bodies of at most 64 KiB; a bare POST without a body needs
+// no type.
+func TestPageFormsAreBounded(t *testing.T) {
+	cs := newConsoleServer(t, storetest.SQLiteURL(t))
+	c := cs.browser(t)
+	send := func(path, contentType, payload, accept string) int {
+		req, _ := http.NewRequest("POST", cs.URL+path, strings.NewReader(payload))
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := body(res)
+		if accept == "application/json" && res.StatusCode >= 400 && !strings.Contains(b, `"error"`) {
+			t.Errorf("%s with Accept: application/json: %d %s, want the JSON error shape", path, res.StatusCode, b)
+		}
+		return res.StatusCode
+	}
+	big := "email=" + strings.Repeat("a", 64<<10) + "&password=x"
+	for _, tc := range []struct {
+		name, path, contentType, body, accept string
+		want                                  int
+	}{
+		{"Multipart", "/verify/x", "multipart/form-data; boundary=b", "--b\r\nContent-Disposition: form-data; name=\"code\"\r\n\r\n123456\r\n--b--\r\n", "", http.StatusUnsupportedMediaType},
+		{"JSON", "/admin/login", "application/json", `{"email":"a@b.c"}`, "", http.StatusUnsupportedMediaType},
+		{"NoTypeWithABody", "/admin/login", "", "email=a", "", http.StatusUnsupportedMediaType},
+		{"OverTheLimit", "/admin/login", "application/x-www-form-urlencoded", big, "", http.StatusRequestEntityTooLarge},
+		{"OverTheLimitFromScript", "/admin/2fa/users/x/twofa/web", "application/x-www-form-urlencoded", big, "application/json", http.StatusRequestEntityTooLarge},
+		{"WithinTheLimit", "/admin/login", "application/x-www-form-urlencoded; charset=UTF-8", "email=nobody%40acme.test&password=" + strings.Repeat("p", 60<<10), "", http.StatusUnauthorized},
+		{"BareSignOut", "/admin/logout", "", "", "", http.StatusSeeOther},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := send(tc.path, tc.contentType, tc.body, tc.accept); got != tc.want {
+				t.Fatalf("%d, want %d", got, tc.want)
+			}
+		})
+	}
+}

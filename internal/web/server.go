@@ -170,4 +170,11 @@ func (s *Server) handle(pattern string, h http.Handler) {
 	s.mux.Handle(pattern, h)
 }
 
-func (s *Server) handleFunc(pattern string, h http.HandlerFunc) { s.handle(pattern, h) }
+// handleFunc registers a page route; a POST's form is read, within
+// bounds, before the handler runs (pageForm).
+func (s *Server) handleFunc(pattern string, h http.HandlerFunc) {
+	if strings.HasPrefix(pattern, "POST ") {
+		h = s.pageForm(h)
+	}
+	s.handle(pattern, h)
+}
