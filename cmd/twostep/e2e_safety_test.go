@@ -10,7 +10,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/twostep/twostep/internal/providertest"
 	"github.com/twostep/twostep/internal/storetest"
 )
 
@@ -279,4 +281,79 @@ func (r repeat) Read(p []byte) (int, error) {
 		p[i] = byte(r)
 	}
 	return len(p), nil
+}
+
+// TestPumpingIsStopped walks what an SMS pumper or a code bomber would try
+// against the binary: a company-scoped key raising its own SMS cap (403),
+// sends past the operator's cap over every company (email then), a whole
+// IPv6 /64 of addresses (one client), and case variants of one mailbox
+// (one destination). The SMS provider stand-in counts what got through.
+func TestPumpingIsStopped(t *testing.T) {
+	in := newInstance(t, storetest.SQLiteURL(t))
+	tw := providertest.StartTwilio(t)
+	in.extra = []string{"TWOSTEP_SMS=" + tw.SenderURL(), "TWOSTEP_SMS_GLOBAL_DAILY_CAP=3"}
+	in.mustRun("migrate")
+	key := in.apiKey()
+	srv := in.serve()
+	a := apiClient{t: t, base: srv.URL, key: key}
+	co, users := company(t, a, map[string]any{"delivery_method": "sms_then_email"}, 3)
+	co2, users2 := company(t, a, map[string]any{"delivery_method": "sms_then_email"}, 2)
+
+	out := strings.TrimSpace(in.mustRun("apikey", "create", "--name", "acme", "--company", co))
+	scoped := apiClient{t: t, base: srv.URL, key: out[strings.LastIndex(out, "\n")+1:]}
+	for _, body := range []map[string]any{{"sms_daily_cap": 1000000}, {"sms_countries": []string{"LV"}},
+		{"allowed_return_origins": []string{"https://pump.example"}}} {
+		got := scoped.must(403, "PATCH", "/v1/companies/"+co+"/settings", body)
+		if got["error"].(map[string]any)["code"] != "forbidden" {
+			t.Fatalf("a scoped key changing %v: %v", body, got)
+		}
+	}
+	scoped.must(200, "PATCH", "/v1/companies/"+co+"/settings", map[string]any{"defaults": map[string]any{"web": true}})
+
+	// Three SMS over both companies, then email.
+	var channels []string
+	for i, u := range append(users, users2...) {
+		c := co
+		if i >= len(users) {
+			c = co2
+		}
+		ch := a.must(201, "POST", "/v1/companies/"+c+"/users/"+u+"/challenges", map[string]any{"app": "web"})
+		channels = append(channels, ch["channel"].(string))
+	}
+	if got := strings.Join(channels, ","); got != "sms,sms,sms,email,email" {
+		t.Fatalf("channels %s under a global cap of 3", got)
+	}
+	providertest.WaitFor(t, 10*time.Second, "three SMS", func() bool { return len(tw.Messages()) == 3 })
+
+	// One /64: 100 codes, then 429, whatever the address within it.
+	bomb, _ := company(t, a, map[string]any{"delivery_method": "email_only"}, 0)
+	var bombUsers []string
+	for i := range 11 {
+		bombUsers = append(bombUsers, a.must(201, "POST", "/v1/companies/"+bomb+"/users", map[string]any{"name": fmt.Sprint("B", i),
+			"email": fmt.Sprintf("b%d@bomb.test", i), "twofa": map[string]any{"web": true}})["id"].(string))
+	}
+	for i := range 100 {
+		ip := fmt.Sprintf("2001:db8:5:6:%x:%x::1", i/256, i%256)
+		a.must(201, "POST", "/v1/companies/"+bomb+"/users/"+bombUsers[i/10]+"/challenges", map[string]any{"app": "web", "ip": ip})
+	}
+	a.must(429, "POST", "/v1/companies/"+bomb+"/users/"+bombUsers[10]+"/challenges", map[string]any{"app": "web", "ip": "2001:db8:5:6:ffff::9"})
+	a.must(201, "POST", "/v1/companies/"+bomb+"/users/"+bombUsers[10]+"/challenges", map[string]any{"app": "web", "ip": "2001:db8:5:7::9"})
+
+	// Case variants of one mailbox: 10 codes, then 429.
+	mailbox, _ := company(t, a, map[string]any{"delivery_method": "email_only"}, 0)
+	sent := 0
+	for i := range 14 {
+		email := []string{"Pat@Example.com", "PAT@example.com", "pat@EXAMPLE.COM", "pAt@example.com"}[i%4]
+		u := a.must(201, "POST", "/v1/companies/"+mailbox+"/users", map[string]any{"name": fmt.Sprint("Pat ", i), "email": email,
+			"twofa": map[string]any{"web": true}})["id"].(string)
+		if st, _ := a.call("POST", "/v1/companies/"+mailbox+"/users/"+u+"/challenges", map[string]any{"app": "web"}); st == 201 {
+			sent++
+		}
+	}
+	if sent != 10 {
+		t.Fatalf("%d codes went to 14 case variants of one mailbox, want 10", sent)
+	}
+	if n := len(tw.Messages()); n != 3 {
+		t.Fatalf("the SMS provider got %d messages, want 3", n)
+	}
 }

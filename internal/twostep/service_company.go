@@ -62,6 +62,9 @@ func (s *Service) UpdateSettings(ctx context.Context, c Caller, companyID string
 		if len(changes) == 0 {
 			return nil
 		}
+		if err := c.mayChange(changes); err != nil {
+			return err
+		}
 		if next.UpdatedAt, err = tx.Now(ctx); err != nil {
 			return err
 		}
@@ -78,4 +81,28 @@ func (s *Service) UpdateSettings(ctx context.Context, c Caller, companyID string
 		return nil
 	})
 	return out, err
+}
+
+// costSettings are the settings that decide what the operator pays or
+// where sign-ins may return to: only the operator may change them, not a
+// key limited to the company nor its admins.
+var costSettings = map[string]bool{"sms_daily_cap": true, "sms_countries": true, "allowed_return_origins": true}
+
+// operator reports whether the caller is the operator: an API key not
+// limited to one company, or Twostep itself (the CLI). A console admin
+// is always limited to their company.
+func (c Caller) operator() bool { return c.Scope == "" }
+
+// mayChange refuses changes to cost settings from anyone but the operator.
+func (c Caller) mayChange(changes []settingChange) error {
+	if c.operator() {
+		return nil
+	}
+	for _, ch := range changes {
+		if costSettings[ch.Field] {
+			return &Error{Code: CodeForbidden, Field: ch.Field,
+				Message: ch.Field + " can be changed only with an operator API key (one not limited to a company)"}
+		}
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -241,6 +242,41 @@ func TestSettings(t *testing.T) {
 			e := f.events(t, co.ID)[0]
 			if e.Actor != (twostep.Actor{Type: twostep.ActorUser, ID: admin.ID, Name: "Rita Berg"}) {
 				t.Fatalf("actor %+v", e.Actor)
+			}
+		})
+
+		// What the operator pays for is the operator's to set: a key
+		// limited to the company, and the company's console admins, may
+		// change every other setting but not these (a company-scoped key
+		// once raised its own SMS cap to a million a day).
+		t.Run("CostSettingsOnlyForTheOperator", func(t *testing.T) {
+			admin := f.user(t, co.ID, "Rita Berg")
+			scoped := twostep.Caller{KeyID: "key_acme", KeyName: "acme", Scope: co.ID}
+			console := twostep.Caller{Scope: co.ID, UserID: admin.ID}
+			before, _ := f.svc.Company(f.ctx, f.platform, co.ID)
+			for _, c := range []twostep.Caller{scoped, console} {
+				for _, tc := range []struct{ patch, field string }{
+					{`{"sms_daily_cap":1000000}`, "sms_daily_cap"},
+					{`{"sms_countries":["LV","EE"]}`, "sms_countries"},
+					{`{"allowed_return_origins":["https://evil.example"]}`, "allowed_return_origins"},
+					{`{"defaults":{"web":true},"sms_daily_cap":999}`, "sms_daily_cap"},
+				} {
+					_, err := f.svc.UpdateSettings(f.ctx, c, co.ID, patch(t, tc.patch))
+					wantCode(t, err, twostep.CodeForbidden, tc.field)
+				}
+				// Sending a cost setting as it is changes nothing, so it passes.
+				same := fmt.Sprintf(`{"sms_daily_cap":%d,"delivery_method":"sms_then_email"}`, before.Settings.SMSDailyCap)
+				if _, err := f.svc.UpdateSettings(f.ctx, c, co.ID, patch(t, same)); err != nil {
+					t.Fatalf("%+v: the cap as it is: %v", c, err)
+				}
+			}
+			after, _ := f.svc.Company(f.ctx, f.platform, co.ID)
+			if after.Settings.SMSDailyCap != before.Settings.SMSDailyCap || after.Settings.Defaults != before.Settings.Defaults ||
+				len(after.Settings.SMSCountries) != 0 || !slices.Equal(after.Settings.AllowedReturnOrigins, before.Settings.AllowedReturnOrigins) {
+				t.Fatalf("refused patches changed the settings: %+v", after.Settings)
+			}
+			if _, err := f.svc.UpdateSettings(f.ctx, f.platform, co.ID, patch(t, `{"sms_daily_cap":50}`)); err != nil {
+				t.Fatalf("the operator: %v", err)
 			}
 		})
 
