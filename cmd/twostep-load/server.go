@@ -22,6 +22,7 @@ import (
 	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/twostep"
 	"github.com/twostep/twostep/internal/web"
+	signed "github.com/twostep/twostep/result"
 )
 
 // server is a running Twostep server under load.
@@ -179,7 +180,7 @@ func (w *workspace) startInProcess(ctx context.Context, dbURL, name, addr string
 	svc := twostep.NewService(db, twostep.Options{
 		AuditKey: secrets.AuditKey, CodeKey: secrets.CodeKey, OutboxKey: secrets.OutboxKey,
 		CodeTTL: twostep.DefaultCodeTTL, ResendCooldown: 0,
-		Signer: twostep.NewResultSigner(secrets.SignSeed, public),
+		Signer: signed.NewSigner(secrets.SignSeed, public),
 	})
 	_, key, err := svc.CreateAPIKey(ctx, "load", "")
 	if err != nil {

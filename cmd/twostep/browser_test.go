@@ -1,12 +1,12 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +17,7 @@ import (
 	"github.com/twostep/twostep/internal/browsertest"
 	"github.com/twostep/twostep/internal/providertest"
 	"github.com/twostep/twostep/internal/storetest"
-	"github.com/twostep/twostep/internal/twostep"
+	"github.com/twostep/twostep/result"
 )
 
 // freeAddr returns a local address nobody listens on now.
@@ -275,7 +275,7 @@ func TestHostedPageInABrowser(t *testing.T) {
 	anna := r.users["Anna Ozola"]
 	start := func(user string) map[string]any {
 		return r.api.must(201, "POST", "/v1/companies/"+r.company+"/users/"+user+"/challenges",
-			map[string]any{"app": "web", "ip": "203.0.113.5", "return_url": r.returnTo + "/signed-in?state=abc"})
+			map[string]any{"app": "web", "ip": "203.0.113.5", "return_url": r.returnTo + "/signed-in?state=abc", "nonce": "n-" + user})
 	}
 	ch := start(anna)
 	verifyURL, _ := ch["verify_url"].(string)
@@ -334,19 +334,21 @@ func TestHostedPageInABrowser(t *testing.T) {
 	if u.Path != "/signed-in" || u.Query().Get("state") != "abc" {
 		t.Fatalf("returned to %s", back)
 	}
-	var jwks struct{ Keys []twostep.JWK }
-	json.Unmarshal(r.api.get("/.well-known/jwks.json"), &jwks)
-	claims, err := twostep.CheckResultToken(u.Query().Get("twostep_result"), jwks.Keys, time.Now())
+	keys, err := result.ParseJWKS(r.api.get("/.well-known/jwks.json"))
 	if err != nil {
-		t.Fatalf("the result does not verify against the JWKS: %v", err)
+		t.Fatal(err)
 	}
-	if claims.ChallengeID != ch["id"] || claims.UserID != anna || claims.App != "web" || claims.CompanyID != r.company ||
-		claims.Result != "approved" || claims.Issuer != r.srv.URL {
+	want := result.Expected{Issuer: r.srv.URL, ChallengeID: ch["id"].(string), CompanyID: r.company, UserID: anna, App: "web", Nonce: "n-" + anna}
+	claims, err := result.CheckResultToken(u.Query().Get("twostep_result"), keys, want, time.Now())
+	if err != nil {
+		t.Fatalf("the result does not verify against the JWKS and the sign-in: %v", err)
+	}
+	if claims.Method != "email" || !slices.Equal(claims.AMR, []string{"otp"}) || claims.AuthTime != claims.IssuedAt {
 		t.Fatalf("claims %+v", claims)
 	}
 	tampered := u.Query().Get("twostep_result")
 	tampered = tampered[:len(tampered)-4] + "AAAA"
-	if _, err := twostep.CheckResultToken(tampered, jwks.Keys, time.Now()); err == nil {
+	if _, err := result.CheckResultToken(tampered, keys, want, time.Now()); err == nil {
 		t.Fatal("a tampered result verified")
 	}
 

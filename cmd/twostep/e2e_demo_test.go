@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -87,7 +88,10 @@ func TestDemo(t *testing.T) {
 	// sign-in; the code from the inbox goes back to /dev/return, which
 	// checks the signed result.
 	try := regexp.MustCompile(`(http://\S+/dev/try)`).FindStringSubmatch(text)[1]
-	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	// A browser: its cookie is the demo platform's session, which the
+	// result must match.
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	res, err = client.Get(try)
 	if err != nil || res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("/dev/try: %v %v", res, err)
@@ -113,7 +117,7 @@ func TestDemo(t *testing.T) {
 	if err != nil || res.StatusCode != http.StatusSeeOther || !strings.Contains(res.Header.Get("Location"), "/dev/return?twostep_result=") {
 		t.Fatalf("the hosted page: %v %v", res, err)
 	}
-	res, err = http.Get(res.Header.Get("Location"))
+	res, err = client.Get(res.Header.Get("Location"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/twostep/twostep/internal/config"
 	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/twostep"
+	"github.com/twostep/twostep/result"
 )
 
 // env is what every command gets: the context, the environment and the
@@ -109,7 +110,7 @@ func (e *env) open(cfg config.Config, log *slog.Logger, requireSchema bool) (*ap
 		AuditKey: secrets.AuditKey, CodeKey: secrets.CodeKey, OutboxKey: secrets.OutboxKey,
 		CodeTTL: cfg.CodeTTL, ResendCooldown: cfg.ResendCooldown, ReturnOrigins: cfg.AllowedReturnOrigins,
 		NoSMS: cfg.SMS == "none", SMSGlobalDailyCap: cfg.SMSGlobalDailyCap,
-		Signer: twostep.NewResultSigner(secrets.SignSeed, cfg.PublicURL),
+		Signer: result.NewSigner(secrets.SignSeed, cfg.PublicURL),
 	})
 	return &app{db: db, svc: svc, secrets: secrets}, nil
 }

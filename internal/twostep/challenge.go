@@ -35,6 +35,7 @@ const (
 	LockAfter           = 10               // consecutive failures that lock the user and app…
 	LockFor             = 15 * time.Minute // …for this long
 	MaxFailures         = 100              // consecutive failures after which only an admin unlocks
+	ChallengeLifetime   = 15 * time.Minute // a challenge takes codes and resends this long after it starts
 	SendsPerChallenge   = 5
 	SendsPerUser        = 10 // per hour
 	SendsPerDestination = 10 // per hour
@@ -65,12 +66,22 @@ type Challenge struct {
 	IP            string
 	UserAgent     string
 	ReturnURL     string
+	// Nonce is the platform's value for this sign-in, echoed in the
+	// signed result.
+	Nonce string
 	// VerifyTokenHash is the hash of the hosted page's token, when the
 	// challenge has a return URL.
 	VerifyTokenHash string
 	CreatedAt       time.Time
 	ApprovedAt      time.Time
 }
+
+// over reports whether the challenge's time is up at now: it takes no
+// more codes or resends, whatever its code's own expiry.
+func (ch Challenge) over(now time.Time) bool { return !now.Before(ch.ends()) }
+
+// ends is when the challenge's time is up.
+func (ch Challenge) ends() time.Time { return ch.CreatedAt.Add(ChallengeLifetime) }
 
 // Lockout is a user's consecutive failures in one app, which survive new
 // codes and new challenges and end only with a correct code or an admin's
@@ -141,18 +152,19 @@ type ChallengeView struct {
 func (ch Challenge) view(now time.Time, policy policy, l Lockout, d Delivery, cooldown time.Duration) ChallengeView {
 	v := ChallengeView{Challenge: ch, Status: ch.Status, DestinationHint: MaskDestination(ch.Destination),
 		FailedAttempts: l.Failures, Delivery: d}
+	over := ch.over(now)
 	if ch.Status == StatusPending {
 		switch {
 		case l.Locked(now):
 			v.Status, v.LockedUntil = StatusLocked, l.LockedUntil
-		case !now.Before(ch.CodeExpiresAt):
+		case over || !now.Before(ch.CodeExpiresAt):
 			v.Status = StatusExpired
 		}
 	}
 	if v.Status == StatusPending && ch.CodeHash != "" {
 		v.AttemptsRemaining = min(GuessesPerCode-ch.CodeAttempts, LockAfter-l.Failures%LockAfter)
 	}
-	if ch.Status == StatusPending {
+	if ch.Status == StatusPending && !over {
 		v.ChannelsAvailable = policy.channels(ch)
 		if ch.Sends < SendsPerChallenge {
 			v.ResendAvailableAt = ch.LastSentAt.Add(cooldown)

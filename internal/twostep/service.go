@@ -12,6 +12,8 @@ import (
 	"io"
 	"runtime"
 	"time"
+
+	"github.com/twostep/twostep/result"
 )
 
 // Service applies Twostep's rules. Every method that changes state runs in
@@ -28,7 +30,7 @@ type Service struct {
 	noSMS         bool
 	smsGlobalCap  int
 	courier       Courier
-	signer        *ResultSigner
+	signer        *result.Signer
 	now           func() time.Time // this process's clock, for keys
 	keys          keyCache
 	passwords     *passwordHasher
@@ -56,7 +58,7 @@ type Options struct {
 	// day; 0 for no such cap.
 	SMSGlobalDailyCap int
 	// Signer signs the results the hosted page returns; nil for none.
-	Signer *ResultSigner
+	Signer *result.Signer
 	// Now is this process's clock, which times the cache of checked API
 	// keys (time.Now when nil); the rules take their time from the store.
 	Now func() time.Time

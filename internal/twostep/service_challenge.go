@@ -15,6 +15,29 @@ type NewChallenge struct {
 	IP        string `json:"ip"`         // the signing-in person's address, for the per-IP limit
 	UserAgent string `json:"user_agent"` // their browser, for the audit log
 	ReturnURL string `json:"return_url"` // where the hosted page returns to
+	// Nonce is the platform's value for this sign-in (1–128 printable
+	// ASCII characters), echoed in the signed result so that the platform
+	// can tell its own sign-in's result from any other.
+	Nonce string `json:"nonce"`
+}
+
+// maxNonceLen bounds a challenge's nonce.
+const maxNonceLen = 128
+
+// checkNonce accepts an optional nonce of printable ASCII.
+func checkNonce(n string) (string, error) {
+	if n == "" {
+		return "", nil
+	}
+	if len(n) > maxNonceLen {
+		return "", Invalid("nonce", "nonce must be at most %d characters", maxNonceLen)
+	}
+	for i := 0; i < len(n); i++ {
+		if n[i] < 0x20 || n[i] > 0x7e {
+			return "", Invalid("nonce", "nonce must be printable ASCII characters")
+		}
+	}
+	return n, nil
 }
 
 // Errors of the sign-in rules.
@@ -22,6 +45,7 @@ var (
 	errAlreadyUsed = &Error{Code: CodeAlreadyUsed, Message: "this sign-in is already approved; start a new one"}
 	errCodeVoid    = &Error{Code: CodeVoid, Message: "this code can no longer be used; request a new code"}
 	errCodeExpired = &Error{Code: CodeExpired, Message: "this code has expired; request a new code"}
+	errSignInOver  = &Error{Code: CodeExpired, Message: "this sign-in has expired; start a new one"}
 	errNoChannel   = &Error{Code: CodeNoChannel, Message: "this user has no phone or email address that a code can be sent to"}
 )
 
@@ -71,6 +95,9 @@ func (s *Service) startChallenge(ctx context.Context, c Caller, companyID, userI
 		return out, err
 	}
 	if ch.UserAgent, err = cleanText("user_agent", in.UserAgent, 512, true); err != nil {
+		return out, err
+	}
+	if ch.Nonce, err = checkNonce(in.Nonce); err != nil {
 		return out, err
 	}
 	if ch.ID, err = newID(s.rand, prefixChallenge); err != nil {
@@ -231,6 +258,9 @@ func (s *Service) newCode(co Company, p policy, ch Challenge, channel Channel, n
 	next.CodeHash = codeHash(s.codeKey, ch.ID, code)
 	next.CodeAttempts = 0
 	next.CodeExpiresAt = now.Add(s.codeTTL)
+	if end := ch.ends(); next.CodeExpiresAt.After(end) {
+		next.CodeExpiresAt = end // no code outlives its sign-in
+	}
 	next.LastSentAt = now
 	next.Sends++
 	m := OutboxMessage{ChallengeID: ch.ID, CompanyID: ch.CompanyID, UserID: ch.UserID, App: ch.App,
@@ -385,6 +415,8 @@ func (s *Service) Verify(ctx context.Context, c Caller, id, code string) (Challe
 			return err
 		}
 		switch {
+		case ch.over(now):
+			return errSignInOver
 		case ch.CodeHash == "":
 			return errCodeVoid
 		case !now.Before(ch.CodeExpiresAt):
@@ -510,6 +542,9 @@ func (s *Service) Resend(ctx context.Context, c Caller, id string, asked Channel
 		}
 		if channel == ChannelSMS && smsCapSpent {
 			channel = ChannelEmail // errSMSCapSpent comes only when there is an address
+		}
+		if ch.over(now) {
+			return errSignInOver
 		}
 		if wait := ch.LastSentAt.Add(s.cooldown).Sub(now); wait > 0 {
 			return tooMany("a new code can be sent after a short wait", wait)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/url"
 	"time"
+
+	"github.com/twostep/twostep/result"
 )
 
 // errPageInvalid answers a hosted page token that is not a challenge's.
@@ -55,8 +57,8 @@ func (s *Service) page(ctx context.Context, c Caller, id string) (Page, error) {
 			return err
 		}
 		p.Company = cc.co
-		if p.Challenge.Status == StatusApproved && s.signer != nil && cc.now.Sub(cc.ch.ApprovedAt) < ResultTTL {
-			p.Result = s.signer.Sign(p.Challenge, cc.u.ExternalID, cc.now)
+		if p.Challenge.Status == StatusApproved && s.signer != nil && cc.now.Before(cc.ch.ApprovedAt.Add(result.TTL)) {
+			p.Result = s.signer.Sign(resultClaims(cc.ch, cc.u))
 		}
 		return nil
 	})
@@ -105,11 +107,28 @@ func ResultURL(returnURL, result string) string {
 }
 
 // JWKS returns the public keys of signed results.
-func (s *Service) JWKS() []JWK {
+func (s *Service) JWKS() []result.JWK {
 	if s.signer == nil {
-		return []JWK{}
+		return []result.JWK{}
 	}
 	return s.signer.JWKS()
+}
+
+// resultClaims are what the signed result of an approved challenge says.
+// They are fixed at the approval, the token's iat, and Ed25519 signs
+// deterministically: however often the page is read, it hands out the
+// one token, valid for result.TTL from the approval.
+func resultClaims(ch Challenge, u User) result.Claims {
+	at := ch.ApprovedAt.UTC()
+	method := string(ch.Channel)
+	amr := []string{"otp"} // RFC 8176: a one-time code...
+	if ch.Channel == ChannelSMS {
+		amr = append(amr, "sms") // ...that came by SMS
+	}
+	return result.Claims{Subject: ch.UserID, Audience: ch.CompanyID, IssuedAt: at.Unix(),
+		ExpiresAt: at.Add(result.TTL).Unix(), ID: ch.ID, ChallengeID: ch.ID, CompanyID: ch.CompanyID,
+		UserID: ch.UserID, ExternalID: u.ExternalID, App: string(ch.App), Nonce: ch.Nonce, Method: method,
+		AMR: amr, AuthTime: at.Unix(), Result: string(ResultApproved), ApprovedAt: at.Format(time.RFC3339)}
 }
 
 // Stats returns a company's daily sign-in activity for the last days days,

@@ -20,6 +20,7 @@ import (
 	"github.com/twostep/twostep/internal/storetest"
 	"github.com/twostep/twostep/internal/twostep"
 	"github.com/twostep/twostep/internal/web"
+	"github.com/twostep/twostep/result"
 )
 
 // fuzzServer is one real server over a fresh SQLite store for a whole fuzz
@@ -50,7 +51,7 @@ func newFuzzServer(tb testing.TB) *fuzzServer {
 	db := storetest.Open(tb, storetest.SQLiteURL(tb))
 	svc := twostep.NewService(db, twostep.Options{AuditKey: []byte("a"), CodeKey: []byte("c"),
 		OutboxKey: []byte("0123456789abcdef0123456789abcdef"), CodeTTL: 5 * time.Minute, ResendCooldown: 30 * time.Second,
-		Signer: twostep.NewResultSigner(make([]byte, 32), "http://127.0.0.1")})
+		Signer: result.NewSigner(make([]byte, 32), "http://127.0.0.1")})
 	_, key, err := svc.CreateAPIKey(ctx, "fuzz", "")
 	if err != nil {
 		tb.Fatal(err)

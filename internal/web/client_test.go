@@ -25,6 +25,7 @@ import (
 	"github.com/twostep/twostep/internal/storetest"
 	"github.com/twostep/twostep/internal/twostep"
 	"github.com/twostep/twostep/internal/web"
+	"github.com/twostep/twostep/result"
 )
 
 // testServer is a real server over a fresh store on a random port, with a
@@ -44,7 +45,7 @@ func newTestServer(t *testing.T, url string) *testServer {
 	db := storetest.Open(t, url)
 	svc := twostep.NewService(db, twostep.Options{AuditKey: []byte("k"), CodeKey: []byte("c"),
 		OutboxKey: []byte("0123456789abcdef0123456789abcdef"), CodeTTL: 5 * time.Minute, ResendCooldown: 30 * time.Second,
-		Signer: twostep.NewResultSigner(make([]byte, 32), "http://127.0.0.1")})
+		Signer: result.NewSigner(make([]byte, 32), "http://127.0.0.1")})
 	_, key, err := svc.CreateAPIKey(ctx, "platform", "")
 	if err != nil {
 		t.Fatal(err)

@@ -24,6 +24,7 @@ import (
 	"github.com/twostep/twostep/internal/storetest"
 	"github.com/twostep/twostep/internal/twostep"
 	"github.com/twostep/twostep/internal/web"
+	"github.com/twostep/twostep/result"
 )
 
 // consoleServer is a TLS test server (the console's cookies are Secure)
@@ -47,7 +48,7 @@ func newConsoleServer(t *testing.T, dbURL string) *consoleServer {
 	cs.db.SetClock(cs.clock)
 	cs.svc = twostep.NewService(cs.db, twostep.Options{AuditKey: []byte("a"), CodeKey: []byte("c"),
 		OutboxKey: []byte("0123456789abcdef0123456789abcdef"), CodeTTL: 5 * time.Minute, ResendCooldown: 30 * time.Second,
-		Signer: twostep.NewResultSigner(make([]byte, 32), "https://2fa.example.com")})
+		Signer: result.NewSigner(make([]byte, 32), "https://2fa.example.com")})
 	// The test server's peer is a trusted proxy, so that a test can say
 	// where a request comes from in X-Forwarded-For (postFrom).
 	ws, err := web.New(web.Config{Service: cs.svc, Ready: cs.db, Metrics: metrics.New(cs.svc.OutboxDepth), OpenAPI: api.OpenAPI,

@@ -5,10 +5,12 @@ import (
 	"encoding/base64"
 	"html/template"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/twostep/twostep/internal/delivery"
 	"github.com/twostep/twostep/internal/twostep"
+	"github.com/twostep/twostep/result"
 )
 
 // devInboxStyle is the dev inbox's only style; the page's CSP names its
@@ -61,32 +63,43 @@ type Demo struct {
 	UserID    string
 }
 
+// demoCookie is the demo platform's own session: the challenge it started
+// for this browser and the nonce it gave, which the result must match.
+const demoCookie = "twostep_demo"
+
 // devTry starts a demo sign-in and opens its hosted page.
 func (s *Server) devTry(w http.ResponseWriter, r *http.Request) {
+	nonce := requestID()
 	res, err := s.svc.CreateChallenge(r.Context(), twostep.Caller{Scope: s.demo.CompanyID, IP: s.clientIP(r), UserAgent: userAgent(r)},
 		s.demo.CompanyID, s.demo.UserID, twostep.NewChallenge{App: string(twostep.AppWeb), IP: s.clientIP(r),
-			UserAgent: userAgent(r), ReturnURL: s.public + "/dev/return"})
+			UserAgent: userAgent(r), ReturnURL: s.public + "/dev/return", Nonce: nonce})
 	if err != nil {
 		s.render(w, r, http.StatusTooManyRequests, "message", page{Title: "Could not start", NoHeader: true, Data: message{
 			Heading: "The demo sign-in could not start", Paragraphs: []string{twostep.AsError(err).Message},
 			Link: "/dev/inbox", LinkText: "Go to the dev inbox"}})
 		return
 	}
+	http.SetCookie(w, &http.Cookie{Name: demoCookie, Value: res.ID + "." + nonce, Path: "/dev/", HttpOnly: true,
+		SameSite: http.SameSiteLaxMode})
 	seeOther(w, r, "/verify/"+res.VerifyToken)
 }
 
 // devReturn plays the platform: it checks the signed result against the
-// JWKS, as a platform would, and shows what it says.
+// JWKS and against the sign-in it started, as a platform would, and
+// shows what it says.
 func (s *Server) devReturn(w http.ResponseWriter, r *http.Request) {
-	claims, err := twostep.CheckResultToken(r.URL.Query().Get("twostep_result"), s.svc.JWKS(), time.Now())
+	challenge, nonce, _ := strings.Cut(cookie(r, demoCookie), ".")
+	want := result.Expected{Issuer: s.public, ChallengeID: challenge, CompanyID: s.demo.CompanyID, UserID: s.demo.UserID,
+		App: string(twostep.AppWeb), Nonce: nonce}
+	claims, err := result.CheckResultToken(r.URL.Query().Get("twostep_result"), s.svc.JWKS(), want, time.Now())
 	d := message{Heading: "Back at the platform", Link: "/dev/try", LinkText: "Sign in again"}
 	if err != nil {
 		d.Paragraphs = []string{"The signed result did not verify: " + err.Error() + "."}
 	} else {
 		d.Paragraphs = []string{
-			"The signed result verified against " + s.public + "/.well-known/jwks.json.",
+			"The signed result verified against " + s.public + "/.well-known/jwks.json, for the sign-in this browser started.",
 			"Challenge " + claims.ChallengeID + ": user " + claims.UserID + " passed the second step for the " +
-				claims.App.Title() + " at " + claims.ApprovedAt + ".",
+				twostep.App(claims.App).Title() + " by " + claims.Method + " at " + claims.ApprovedAt + ".",
 		}
 	}
 	s.render(w, r, http.StatusOK, "message", page{Title: "Signed in", NoHeader: true, Data: d})
