@@ -4,6 +4,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -129,13 +131,17 @@ func (e *env) apikey(args []string) error {
 	return usageError{fmt.Sprintf("unknown apikey subcommand %q", args[0])}
 }
 
-// audit checks the audit log.
+// audit checks the audit log, or anchors it with a checkpoint.
 func (e *env) audit(args []string) error {
-	if len(args) == 0 || args[0] != "verify" {
-		return usageError{"audit needs a subcommand: verify"}
+	if len(args) == 0 || (args[0] != "verify" && args[0] != "checkpoint") {
+		return usageError{"audit needs a subcommand: verify or checkpoint"}
+	}
+	if args[0] == "checkpoint" {
+		return e.auditCheckpoint(args[1:])
 	}
 	fs, load := e.flags("audit verify")
 	verbose := fs.Bool("v", false, "print each company's event count")
+	checkpoint := fs.String("checkpoint", "", "a file of checkpoint lines (from `twostep audit checkpoint`); its last line must hold too")
 	cfg, err := parse(fs, load, args[1:], 0)
 	if err != nil {
 		return err
@@ -145,8 +151,14 @@ func (e *env) audit(args []string) error {
 		return err
 	}
 	defer a.db.Close()
+	var cp *twostep.Checkpoint
+	if *checkpoint != "" {
+		if cp, err = readCheckpoint(a.svc, *checkpoint); err != nil {
+			return err
+		}
+	}
 	var companies, events int64
-	brk, err := a.svc.VerifyAudit(e.ctx, func(companyID string, n int64) {
+	brk, err := a.svc.VerifyAudit(e.ctx, cp, func(companyID string, n int64) {
 		companies++
 		events += n
 		if *verbose {
@@ -161,6 +173,51 @@ func (e *env) audit(args []string) error {
 		return exitError{1}
 	}
 	fmt.Fprintf(e.stdout, "Audit log intact: %d companies, %d events.\n", companies, events)
+	if cp != nil {
+		fmt.Fprintf(e.stdout, "Everything the checkpoint of %s covers is there: %d companies.\n", cp.Time.Format(time.RFC3339), len(cp.Companies))
+	}
+	return nil
+}
+
+// readCheckpoint reads the last checkpoint line of a file and checks its
+// signature.
+func readCheckpoint(svc *twostep.Service, path string) (*twostep.Checkpoint, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	cp, err := svc.ReadCheckpoint([]byte(strings.TrimSpace(lines[len(lines)-1])))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return cp, nil
+}
+
+// auditCheckpoint prints one signed line with every company's event
+// count and head hash, for the operator to keep away from the database.
+func (e *env) auditCheckpoint(args []string) error {
+	fs, load := e.flags("audit checkpoint")
+	cfg, err := parse(fs, load, args, 0)
+	if err != nil {
+		return err
+	}
+	a, err := e.open(cfg, e.textLogger(), true)
+	if err != nil {
+		return err
+	}
+	defer a.db.Close()
+	line, cp, err := a.svc.AuditCheckpoint(e.ctx)
+	if err != nil {
+		return err
+	}
+	var events int64
+	for _, h := range cp.Companies {
+		events += h.Events
+	}
+	fmt.Fprintf(e.stderr, "Checkpoint of %s: %d companies, %d events. Keep it away from the database, e.g. twostep audit checkpoint >> /elsewhere/checkpoints.log\n",
+		cp.Time.Format(time.RFC3339), len(cp.Companies), events)
+	fmt.Fprintf(e.stdout, "%s\n", line)
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -188,6 +189,53 @@ func TestAuditVerifyCatchesTampering(t *testing.T) {
 		out, _, code := in.run("audit", "verify")
 		if code != 1 || !strings.Contains(out, middle) {
 			t.Fatalf("after tampering: exit %d, %s; want exit 1 naming %s", code, out, middle)
+		}
+	})
+}
+
+// TestAuditCheckpointCatchesDeletion: a company's whole log deleted, with
+// its head reset, passes `audit verify`; the checkpoint taken before it,
+// kept in a file, catches it.
+func TestAuditCheckpointCatchesDeletion(t *testing.T) {
+	engines(t, func(t *testing.T, in *instance) {
+		in.mustRun("migrate")
+		key := in.apiKey()
+		srv := in.serve()
+		a := apiClient{t: t, base: srv.URL, key: key}
+		id := a.must(201, "POST", "/v1/companies", map[string]any{"name": "Acme"})["id"].(string)
+		a.must(201, "POST", "/v1/companies", map[string]any{"name": "Globex"})
+		for _, dm := range []string{"sms_then_email", "email_only"} {
+			a.must(200, "PATCH", "/v1/companies/"+id+"/settings", map[string]any{"delivery_method": dm})
+		}
+		srv.stop(t)
+
+		out := strings.TrimSpace(in.mustRun("audit", "checkpoint"))
+		if strings.Count(out, "\n") != 0 || !strings.Contains(out, id) {
+			t.Fatalf("audit checkpoint printed %q; want one line naming %s", out, id)
+		}
+		file := filepath.Join(t.TempDir(), "checkpoints.log")
+		os.WriteFile(file, []byte("older line that is not read\n"+out+"\n"), 0o600)
+		if got := in.mustRun("audit", "verify", "--checkpoint", file); !strings.Contains(got, "Everything the checkpoint") {
+			t.Fatalf("verify with the checkpoint: %s", got)
+		}
+
+		db := storetest.RawDB(t, in.dbURL)
+		for _, q := range []string{`DELETE FROM audit_events WHERE company_id = $1`,
+			`UPDATE companies SET audit_seq = 0, audit_head = '', audit_time = 0 WHERE id = $1`} {
+			if _, err := db.Exec(q, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := in.mustRun("audit", "verify"); !strings.Contains(got, "intact") {
+			t.Fatalf("without the checkpoint: %s", got)
+		}
+		got, _, code := in.run("audit", "verify", "--checkpoint", file)
+		if code != 1 || !strings.Contains(got, id) || !strings.Contains(got, "checkpoint counted 2") {
+			t.Fatalf("with the checkpoint after the log was deleted: exit %d, %s", code, got)
+		}
+		os.WriteFile(file, []byte(strings.Replace(out, `"events":2`, `"events":0`, 1)+"\n"), 0o600)
+		if got, errOut, code := in.run("audit", "verify", "--checkpoint", file); code == 0 || !strings.Contains(errOut, "signature") {
+			t.Fatalf("an edited checkpoint: exit %d, %s %s", code, got, errOut)
 		}
 	})
 }

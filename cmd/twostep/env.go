@@ -107,7 +107,7 @@ func (e *env) open(cfg config.Config, log *slog.Logger, requireSchema bool) (*ap
 		}
 	}
 	svc := twostep.NewService(db, twostep.Options{
-		AuditKey: secrets.AuditKey, CodeKey: secrets.CodeKey, OutboxKey: secrets.OutboxKey,
+		AuditKey: secrets.AuditKey, CodeKey: secrets.CodeKey, OutboxKey: secrets.OutboxKey, CheckpointSeed: secrets.CheckpointSeed,
 		CodeTTL: cfg.CodeTTL, ResendCooldown: cfg.ResendCooldown, ReturnOrigins: cfg.AllowedReturnOrigins,
 		NoSMS: cfg.SMS == "none", SMSGlobalDailyCap: cfg.SMSGlobalDailyCap,
 		Signer: result.NewSigner(secrets.SignSeed, cfg.PublicURL),

@@ -28,7 +28,10 @@ Commands:
   apikey create --name N      create an API key (--company ID limits it to one company)
   apikey list                 list API keys
   apikey revoke ID            revoke an API key
-  audit verify                check every company's audit hash chain
+  audit verify [--checkpoint FILE]
+                              check every company's audit hash chain (and that nothing the
+                              file's last checkpoint covers is gone)
+  audit checkpoint            print one signed line of every company's event count and head
   webhook secret              print the key that signs webhook bodies
   version                     print the version
 

@@ -21,6 +21,8 @@ type Secrets struct {
 	OutboxKey  []byte // AES-256 key of codes waiting in the outbox
 	WebhookKey []byte // HMAC key of webhook bodies
 	SignSeed   []byte // Ed25519 seed for signed results
+	// CheckpointSeed is the Ed25519 seed that signs audit checkpoints.
+	CheckpointSeed []byte
 }
 
 const secretHeader = "# Twostep secret: keep it private and give every instance the same file.\n"
@@ -54,6 +56,9 @@ func LoadSecrets(path string) (s Secrets, created bool, err error) {
 		OutboxKey:  derive("outbox aes-gcm v1"),
 		WebhookKey: derive("webhook signature v1"),
 		SignSeed:   derive("result signing v1"),
+		// Checkpoints are kept away from the database for years: their key
+		// is its own.
+		CheckpointSeed: derive("audit checkpoint v1"),
 	}, created, nil
 }
 

@@ -211,3 +211,21 @@ func (t *Tx) AuditHead(ctx context.Context, companyID string) (twostep.AuditHead
 		Scan(&h.Seq, &h.Hash)
 	return h, t.fail(err)
 }
+
+// AuditHeads returns companies' chain heads by id, after the given one.
+func (t *Tx) AuditHeads(ctx context.Context, after string, limit int) ([]twostep.CheckpointHead, error) {
+	rows, err := t.query(ctx, `SELECT id, audit_seq, audit_head FROM companies WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, t.fail(err)
+	}
+	defer rows.Close()
+	var out []twostep.CheckpointHead
+	for rows.Next() {
+		var h twostep.CheckpointHead
+		if err := rows.Scan(&h.CompanyID, &h.Events, &h.Head); err != nil {
+			return nil, t.fail(err)
+		}
+		out = append(out, h)
+	}
+	return out, t.fail(rows.Err())
+}

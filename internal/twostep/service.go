@@ -6,6 +6,7 @@ package twostep
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -34,6 +35,7 @@ type Service struct {
 	now           func() time.Time // this process's clock, for keys
 	keys          keyCache
 	passwords     *passwordHasher
+	checkpointKey ed25519.PrivateKey
 }
 
 // Options configure a Service. A zero Rand takes crypto/rand; tests inject
@@ -57,6 +59,8 @@ type Options struct {
 	// SMSGlobalDailyCap bounds the SMS of all companies together per UTC
 	// day; 0 for no such cap.
 	SMSGlobalDailyCap int
+	// CheckpointSeed is the Ed25519 seed that signs audit checkpoints.
+	CheckpointSeed []byte
 	// Signer signs the results the hosted page returns; nil for none.
 	Signer *result.Signer
 	// Now is this process's clock, which times the cache of checked API
@@ -82,6 +86,9 @@ func NewService(store Store, opt Options) *Service {
 		s.now = time.Now
 	}
 	s.passwords = newPasswordHasher(runtime.NumCPU(), argonWait)
+	if len(opt.CheckpointSeed) == ed25519.SeedSize {
+		s.checkpointKey = ed25519.NewKeyFromSeed(opt.CheckpointSeed)
+	}
 	if opt.OutboxKey != nil { // a Service without one (a CLI command) cannot send
 		var err error
 		if s.sealer, err = newSealer(opt.OutboxKey); err != nil {

@@ -3,6 +3,7 @@ package twostep
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // AuditEvents returns a page of a company's audit log, newest first.
@@ -77,9 +78,17 @@ func (s *Service) CheckAuditAccess(ctx context.Context, c Caller, companyID stri
 const chainPage = 1000
 
 // VerifyAudit walks every company's hash chain and returns the first break
-// it finds, or nil when every chain is intact. progress, if not nil, is
-// told each company's event count.
-func (s *Service) VerifyAudit(ctx context.Context, progress func(companyID string, events int64)) (*ChainBreak, error) {
+// it finds, or nil when every chain is intact. With a checkpoint (nil for
+// none), every company it covers must still be there, with at least the
+// events it counted, the last of them the head it recorded. progress, if
+// not nil, is told each company's event count.
+func (s *Service) VerifyAudit(ctx context.Context, cp *Checkpoint, progress func(companyID string, events int64)) (*ChainBreak, error) {
+	covered := map[string]CheckpointHead{}
+	if cp != nil {
+		for _, h := range cp.Companies {
+			covered[h.CompanyID] = h
+		}
+	}
 	after := ""
 	for {
 		var ids []string
@@ -92,7 +101,9 @@ func (s *Service) VerifyAudit(ctx context.Context, progress func(companyID strin
 			return nil, err
 		}
 		for _, id := range ids {
-			n, brk, err := s.verifyChain(ctx, id)
+			want, ok := covered[id]
+			delete(covered, id)
+			n, brk, err := s.verifyChain(ctx, id, want, ok)
 			if err != nil || brk != nil {
 				return brk, err
 			}
@@ -101,16 +112,37 @@ func (s *Service) VerifyAudit(ctx context.Context, progress func(companyID strin
 			}
 		}
 		if len(ids) < chainPage {
-			return nil, nil
+			break
 		}
 		after = ids[len(ids)-1]
 	}
+	if gone := cp.sorted(covered); len(gone) > 0 {
+		h := gone[0]
+		return &ChainBreak{CompanyID: h.CompanyID, Seq: h.Events, Reason: fmt.Sprintf(
+			"the company and its audit log are gone: the checkpoint of %s counted %d events", cp.Time.Format(time.RFC3339), h.Events)}, nil
+	}
+	return nil, nil
+}
+
+// sorted returns the heads of m in the checkpoint's order.
+func (cp *Checkpoint) sorted(m map[string]CheckpointHead) []CheckpointHead {
+	var out []CheckpointHead
+	if cp == nil {
+		return out
+	}
+	for _, h := range cp.Companies {
+		if _, ok := m[h.CompanyID]; ok {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // verifyChain checks one company's chain: seqs run 1, 2, 3… without gaps,
 // each hash matches the event and the one before it, and the last event is
-// the head the company records.
-func (s *Service) verifyChain(ctx context.Context, companyID string) (int64, *ChainBreak, error) {
+// the head the company records. With a checkpoint's head (covered), the
+// chain must reach it unchanged.
+func (s *Service) verifyChain(ctx context.Context, companyID string, want CheckpointHead, covered bool) (int64, *ChainBreak, error) {
 	var (
 		seq  int64
 		prev string
@@ -132,6 +164,8 @@ func (s *Service) verifyChain(ctx context.Context, companyID string) (int64, *Ch
 				return seq, &ChainBreak{companyID, e.ID, e.Seq, fmt.Sprintf("expected seq %d: an event before it was deleted or reordered", seq+1)}, nil
 			case ChainHash(s.auditKey, prev, e) != e.Hash:
 				return seq, &ChainBreak{companyID, e.ID, e.Seq, "hash does not match: the event was edited, or an event before it was removed"}, nil
+			case covered && e.Seq == want.Events && e.Hash != want.Head:
+				return seq, &ChainBreak{companyID, e.ID, e.Seq, "the event differs from the one the checkpoint recorded: the log was rewritten from here back"}, nil
 			}
 			seq, prev, last = e.Seq, e.Hash, e
 		}
@@ -153,6 +187,9 @@ func (s *Service) verifyChain(ctx context.Context, companyID string) (int64, *Ch
 		return seq, &ChainBreak{companyID, last.ID, seq, fmt.Sprintf("the log ends at seq %d but the company's head is seq %d: newer events were deleted", seq, head.Seq)}, nil
 	case head.Hash != prev:
 		return seq, &ChainBreak{companyID, last.ID, seq, "the company's head hash does not match the newest event"}, nil
+	case covered && seq < want.Events:
+		return seq, &ChainBreak{companyID, last.ID, seq, fmt.Sprintf("the log ends at seq %d, but the checkpoint counted %d events: events it covers were deleted",
+			seq, want.Events)}, nil
 	}
 	return seq, nil, nil
 }

@@ -552,7 +552,7 @@ func TestChangeAndAuditEventCommitTogether(t *testing.T) {
 		if e := f.events(t, co.ID)[0]; e.Action != twostep.ActionSettingsGeneralChanged {
 			t.Fatalf("newest event %s", e.Action)
 		}
-		if brk, err := f.svc.VerifyAudit(f.ctx, nil); err != nil || brk != nil {
+		if brk, err := f.svc.VerifyAudit(f.ctx, nil, nil); err != nil || brk != nil {
 			t.Fatalf("chain after failed appends: %v, %v", brk, err)
 		}
 	})
@@ -595,7 +595,7 @@ func TestVerifyAudit(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				brk, err := f.svc.VerifyAudit(f.ctx, nil)
+				brk, err := f.svc.VerifyAudit(f.ctx, nil, nil)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -78,6 +78,9 @@ type AuditStore interface {
 	// AuditChain returns up to limit events with seq > after, oldest first.
 	AuditChain(ctx context.Context, companyID string, after int64, limit int) ([]AuditEvent, error)
 	AuditHead(ctx context.Context, companyID string) (AuditHead, error)
+	// AuditHeads returns up to limit companies' heads, by id, after the
+	// given one.
+	AuditHeads(ctx context.Context, after string, limit int) ([]CheckpointHead, error)
 }
 
 // APIKeyStore keeps API keys, by the hash of the key.
