@@ -6,6 +6,7 @@ package metrics
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,6 +30,10 @@ type Metrics struct {
 	// DeliveryLatency is the time from queueing a code to its provider
 	// accepting it.
 	DeliveryLatency *prometheus.HistogramVec
+	// requests counts HTTP requests by route pattern and status;
+	// requestDuration times them by route pattern.
+	requests        *prometheus.CounterVec
+	requestDuration *prometheus.HistogramVec
 }
 
 // New makes the metrics. outboxDepth, called at each scrape, counts the
@@ -50,6 +55,30 @@ func New(outboxDepth func(context.Context) (int, error)) *Metrics {
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
 		}, []string{"channel"}),
 	}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "twostep_http_requests_total", Help: "HTTP requests by route pattern and status code.",
+	}, []string{"route", "code"})
+	m.requestDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "twostep_http_request_duration_seconds", Help: "Time to answer HTTP requests, by route pattern.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
+	}, []string{"route"})
+	// Every series a dashboard or an alert may look for exists from the
+	// start, at 0: a rate over a series that appears only at its first
+	// event misses that event.
+	for _, app := range []string{"web", "manager"} {
+		for _, ch := range []string{"sms", "email"} {
+			m.ChallengesCreated.WithLabelValues(app, ch)
+		}
+	}
+	for _, r := range []string{"approved", "rejected", "refused"} {
+		m.Verifications.WithLabelValues(r)
+	}
+	for _, ch := range []string{"sms", "email"} {
+		for _, o := range []string{"sent", "retry", "failed"} {
+			m.Sends.WithLabelValues(ch, o)
+		}
+		m.DeliveryLatency.WithLabelValues(ch)
+	}
 	depth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "twostep_outbox_depth", Help: "Messages waiting in the outbox.",
 	}, func() float64 {
@@ -61,7 +90,7 @@ func New(outboxDepth func(context.Context) (int, error)) *Metrics {
 		}
 		return float64(n)
 	})
-	m.registry.MustRegister(m.ChallengesCreated, m.Verifications, m.Sends, m.DeliveryLatency, depth,
+	m.registry.MustRegister(m.ChallengesCreated, m.Verifications, m.Sends, m.DeliveryLatency, depth, m.requests, m.requestDuration,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -69,4 +98,23 @@ func New(outboxDepth func(context.Context) (int, error)) *Metrics {
 // Handler serves the metrics in Prometheus' text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
+
+// Routes makes the request series of every route exist from the start.
+func (m *Metrics) Routes(patterns []string) {
+	if m == nil {
+		return
+	}
+	for _, p := range append(patterns, "unmatched") {
+		m.requestDuration.WithLabelValues(p)
+	}
+}
+
+// ObserveRequest counts one HTTP request of a route pattern.
+func (m *Metrics) ObserveRequest(route string, status int, took time.Duration) {
+	if m == nil {
+		return
+	}
+	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	m.requestDuration.WithLabelValues(route).Observe(took.Seconds())
 }

@@ -2,7 +2,9 @@ package twostep
 
 import (
 	"net/mail"
+	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -135,8 +137,13 @@ func NormalizeOrigin(field, s string) (string, error) {
 		return "", bad
 	}
 	host, port := strings.ToLower(u.Hostname()), u.Port()
-	if host == "" || strings.Contains(host, "%") { // no IPv6 zones: they name a local interface
+	if !validHost(host) {
 		return "", bad
+	}
+	if port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return "", bad
+		}
 	}
 	if (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
 		port = ""
@@ -148,4 +155,33 @@ func NormalizeOrigin(field, s string) (string, error) {
 		host += ":" + port
 	}
 	return u.Scheme + "://" + host, nil
+}
+
+// validHost accepts what a browser takes for the same host in every
+// case: an IPv4 address in dotted-quad form, an IPv6 address without a
+// zone (zones name a local interface), or a DNS name of letters, digits
+// and hyphens whose last label is not all digits (browsers read
+// 2130706433 and 127.1 as addresses). Names in other scripts must come in
+// their xn-- (punycode) form.
+func validHost(host string) bool {
+	if a, err := netip.ParseAddr(host); err == nil {
+		return a.Zone() == "" && (a.Is6() || a.Is4())
+	}
+	if len(host) == 0 || len(host) > 253 || strings.Contains(host, ":") {
+		return false
+	}
+	labels := strings.Split(host, ".")
+	for _, l := range labels {
+		if len(l) == 0 || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(l); i++ {
+			c := l[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	last := labels[len(labels)-1]
+	return strings.Trim(last, "0123456789") != "" && !strings.HasPrefix(last, "0x")
 }

@@ -70,18 +70,36 @@ func TestNormalizeEmail(t *testing.T) {
 
 func TestNormalizeOrigin(t *testing.T) {
 	for in, want := range map[string]string{
-		"https://App.Example.com":      "https://app.example.com",
-		"https://app.example.com/":     "https://app.example.com",
-		"https://app.example.com:443":  "https://app.example.com",
-		"http://localhost:3000":        "http://localhost:3000",
-		"http://[::1]:8080":            "http://[::1]:8080",
-		"https://app.example.com/x":    "!",
-		"https://app.example.com?a=1":  "!",
-		"ftp://app.example.com":        "!",
-		"app.example.com":              "!",
-		"https://user@app.example.com": "!",
-		"javascript:alert(1)":          "!",
-		"":                             "!",
+		"https://App.Example.com":                             "https://app.example.com",
+		"https://app.example.com/":                            "https://app.example.com",
+		"https://app.example.com:443":                         "https://app.example.com",
+		"http://localhost:3000":                               "http://localhost:3000",
+		"http://[::1]:8080":                                   "http://[::1]:8080",
+		"https://app.example.com/x":                           "!",
+		"https://app.example.com?a=1":                         "!",
+		"ftp://app.example.com":                               "!",
+		"app.example.com":                                     "!",
+		"https://user@app.example.com":                        "!",
+		"javascript:alert(1)":                                 "!",
+		"":                                                    "!",
+		"http://192.168.1.20:8080":                            "http://192.168.1.20:8080",
+		"https://xn--80ak6aa92e.com":                          "https://xn--80ak6aa92e.com",
+		"https://a-b.c0.example":                              "https://a-b.c0.example",
+		"http://[2001:DB8::1]":                                "http://[2001:db8::1]",
+		"http://2130706433":                                   "!", // a browser reads 127.0.0.1
+		"http://127.1":                                        "!",
+		"http://0x7f.0.0.1":                                   "!",
+		"https://app.example.123":                             "!",
+		"https://app_1.example.com":                           "!",
+		"https://-app.example.com":                            "!",
+		"https://app..example.com":                            "!",
+		"https://app.example.com.":                            "!",
+		"https://пример.com":                                  "!", // use the xn-- form
+		"https://app.example.com:0":                           "!",
+		"https://app.example.com:99999":                       "!",
+		"http://[fe80::1%25eth0]":                             "!",
+		"https://a%20b.example.com":                           "!",
+		"https://" + strings.Repeat("a", 64) + ".example.com": "!",
 	} {
 		got, err := NormalizeOrigin("origin", in)
 		if want == "!" {

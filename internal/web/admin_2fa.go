@@ -88,18 +88,28 @@ func (s *Server) settingsFor(r *http.Request, c twostep.Console, inDialog bool) 
 
 func (s *Server) twofaPage(w http.ResponseWriter, r *http.Request) {
 	c, _ := s.console(r)
-	s.renderTwofa(w, r, http.StatusOK, c, page{Banner: bannerFor(r)}, nil)
+	s.renderTwofa(w, r, http.StatusOK, c, page{Banner: s.bannerFor(r, c)}, nil)
 }
 
-// bannerFor words the one success message a redirect asked for.
-func bannerFor(r *http.Request) string {
-	switch r.URL.Query().Get("done") {
-	case "on":
-		return "Two-factor authentication is on for " + r.URL.Query().Get("who") + "."
-	case "off":
-		return "Two-factor authentication is off for " + r.URL.Query().Get("who") + "."
+// bannerFor words the one success message a redirect asked for. Every
+// word of it is the server's: the link names a user of the admin's own
+// company and an app, never the text, so that no one can send an admin
+// a console link that says what they like.
+func (s *Server) bannerFor(r *http.Request, c twostep.Console) string {
+	q := r.URL.Query()
+	done := q.Get("done")
+	if done != "on" && done != "off" {
+		return ""
 	}
-	return ""
+	app, err := twostep.ParseApp("app", q.Get("app"))
+	if err != nil {
+		return ""
+	}
+	u, err := s.svc.User(r.Context(), c.Caller, c.Company.ID, q.Get("user"))
+	if err != nil {
+		return ""
+	}
+	return "Two-factor authentication is " + done + " for " + u.Name + " in the " + app.Title() + "."
 }
 
 // renderTwofa shows the Two-factor authentication page; settings, if not
@@ -197,8 +207,7 @@ func (s *Server) switchTwoFA(w http.ResponseWriter, r *http.Request) {
 	if strings.Contains(base, "?") {
 		sep = "&"
 	}
-	who := u.Name + " in the " + app.Title()
-	seeOther(w, r, base+sep+url.Values{"done": {done}, "who": {who}}.Encode()+"#"+frag)
+	seeOther(w, r, base+sep+url.Values{"done": {done}, "user": {u.ID}, "app": {string(app)}}.Encode()+"#"+frag)
 }
 
 // settingsFields maps the service's setting fields to the form's inputs,

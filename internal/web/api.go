@@ -236,9 +236,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, context.Canceled):
 		// The client went away; nothing failed on our side.
-		s.log.InfoContext(r.Context(), "request cancelled by the client", "method", r.Method, "path", logPath(r.URL.Path))
+		s.log.InfoContext(r.Context(), "request cancelled by the client", "method", r.Method, "route", routeOf(r))
 	case status >= 500:
-		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", logPath(r.URL.Path), "code", e.Code, "err", err)
+		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "route", routeOf(r), "code", e.Code, "err", err)
 	}
 	body := errorBody{errorJSON{Code: e.Code, Message: e.Message, Field: e.Field}}
 	if e.RetryAfter > 0 {

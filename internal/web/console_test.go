@@ -254,6 +254,18 @@ func TestConsoleSessions(t *testing.T) {
 			if res.StatusCode != http.StatusSeeOther || !strings.Contains(res.Header.Get("Location"), "done=on") {
 				t.Fatalf("turning on: %d %s", res.StatusCode, res.Header.Get("Location"))
 			}
+			// The banner it leads to is the server's own words.
+			if _, page := get(t, c, cs.URL+res.Header.Get("Location")); !strings.Contains(page,
+				"Two-factor authentication is on for "+cs.admin.Name+" in the Web application.") {
+				t.Fatalf("no banner after turning on:\n%s", page)
+			}
+			for _, q := range []string{"done=on&who=Call+%2B1+555+0100+to+keep+your+account", "done=on&user=usr_other&app=web",
+				"done=on&user=" + cs.admin.ID + "&app=mobile"} {
+				if _, page := get(t, c, cs.URL+"/admin/2fa?"+q); strings.Contains(page, "Two-factor authentication is on") ||
+					strings.Contains(page, "555") {
+					t.Fatalf("a crafted link %q put words in the banner", q)
+				}
+			}
 			res = post(t, c, action, url.Values{"enabled": {"false"}, "return": {"/admin/2fa"}})
 			if page := body(res); res.StatusCode != 200 || !strings.Contains(page, "Keep it on") {
 				t.Fatalf("turning off without confirming: %d", res.StatusCode)
@@ -437,6 +449,21 @@ func TestSetupLinkWorksOnce(t *testing.T) {
 	}
 	if res, _ := get(t, c, link); res.StatusCode != http.StatusNotFound {
 		t.Fatalf("the link a second time: %d", res.StatusCode)
+	}
+	// A new link revokes the ones before it.
+	_, first, err := cs.svc.CreateAdmin(ctx, cs.company, "dace@acme.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, second, err := cs.svc.CreateAdmin(ctx, cs.company, "dace@acme.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := get(t, c, cs.URL+"/admin/setup/"+first); res.StatusCode != http.StatusNotFound {
+		t.Fatalf("an earlier link after a new one was issued: %d", res.StatusCode)
+	}
+	if res, _ := get(t, c, cs.URL+"/admin/setup/"+second); res.StatusCode != http.StatusOK {
+		t.Fatalf("the newest link: %d", res.StatusCode)
 	}
 	_, token, _ = cs.svc.CreateAdmin(ctx, cs.company, "ben@acme.test")
 	cs.advance(twostep.SetupLinkTTL + time.Minute)

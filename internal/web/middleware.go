@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"net/http"
 	"runtime/debug"
-	"strings"
 	"time"
 )
 
@@ -50,8 +49,12 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the real writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// logRequests logs one line per request: method, path, status, size and
-// time. It logs the path only: query strings may hold search terms.
+// logRequests logs one line per request — method, route, status, size
+// and time — and counts it in the metrics. It names the route pattern
+// the request matched (GET /verify/{token}), never the path itself, which
+// may carry a hosted page's or a set-up link's token however it is
+// spelled (//verify/TOKEN), nor the query string, which may hold search
+// terms.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -59,30 +62,26 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		w.Header().Set("Request-Id", id)
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
-			s.log.InfoContext(r.Context(), "request", "id", id, "method", r.Method, "path", logPath(r.URL.Path),
-				"status", sw.status, "bytes", sw.bytes, "ms", float64(time.Since(start).Microseconds())/1000,
-				"ip", s.clientIP(r))
+			took := time.Since(start)
+			route := routeOf(r)
+			if sw.status == 0 {
+				sw.status = http.StatusOK // a handler that wrote nothing
+			}
+			s.metrics.ObserveRequest(route, sw.status, took)
+			s.log.InfoContext(r.Context(), "request", "id", id, "method", r.Method, "route", route,
+				"status", sw.status, "bytes", sw.bytes, "ms", float64(took.Microseconds())/1000, "ip", s.clientIP(r))
 		}()
 		next.ServeHTTP(sw, r)
 	})
 }
 
-// tokenPaths are the paths whose next segment is a secret: a hosted page's
-// token or a set-up link's. The log shows them as {token}.
-var tokenPaths = []string{"/verify/", "/admin/setup/"}
-
-// logPath is a request's path fit for the log: ids stay, tokens go.
-func logPath(p string) string {
-	for _, prefix := range tokenPaths {
-		if rest, ok := strings.CutPrefix(p, prefix); ok {
-			_, tail, _ := strings.Cut(rest, "/")
-			if tail != "" {
-				tail = "/" + tail
-			}
-			return prefix + "{token}" + tail
-		}
+// routeOf is the pattern the request matched, for logs and metrics:
+// "unmatched" when no route served it.
+func routeOf(r *http.Request) string {
+	if r.Pattern == "" {
+		return "unmatched"
 	}
-	return p
+	return r.Pattern
 }
 
 func requestID() string {
@@ -103,7 +102,7 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			s.log.ErrorContext(r.Context(), "panic", "method", r.Method, "path", logPath(r.URL.Path), "panic", v, "stack", string(debug.Stack()))
+			s.log.ErrorContext(r.Context(), "panic", "method", r.Method, "route", routeOf(r), "panic", v, "stack", string(debug.Stack()))
 			s.writeError(w, r, nil)
 		}()
 		next.ServeHTTP(w, r)

@@ -13,6 +13,8 @@ import (
 	"path"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
 
@@ -216,12 +218,20 @@ func seeOther(w http.ResponseWriter, r *http.Request, to string) {
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
-// localPath accepts a redirect target only if it stays on this site.
+// localPath accepts a redirect target only if it stays on this site: a
+// path from the root, not "//host" nor "/\\host" (which browsers read as
+// //host), with no backslash or control character anywhere (browsers drop
+// tabs and newlines from a URL, so "/\t/evil.example" would leave).
 func localPath(p, fallback string) string {
-	if strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "//") && !strings.HasPrefix(p, "/\\") && !strings.ContainsAny(p, "\r\n") {
-		return p
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsRune(p, '\\') || len(p) > 2048 {
+		return fallback
 	}
-	return fallback
+	for _, r := range p {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return fallback
+		}
+	}
+	return p
 }
 
 // formField is how a form shows a service field's errors: the input's id

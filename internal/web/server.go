@@ -72,6 +72,7 @@ func New(c Config) (*Server, error) {
 		openAPI: c.OpenAPI, public: strings.TrimRight(c.PublicURL, "/"), demo: c.Demo, pages: pages, proxies: c.TrustedProxies,
 		mux: http.NewServeMux(), api: http.NewServeMux()}
 	s.routes()
+	s.metrics.Routes(s.Routes())
 	// Every state-changing request from a browser must come from this
 	// site: a cross-site POST is refused before any handler runs.
 	csrf := http.NewCrossOriginProtection()
