@@ -221,6 +221,30 @@ func (e *env) auditCheckpoint(args []string) error {
 	return nil
 }
 
+// backup copies a live SQLite database to a new file.
+func (e *env) backup(args []string) error {
+	fs, load := e.flags("backup")
+	cfg, err := parse(fs, load, args, 1)
+	if err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageError{"backup needs the file to write, which must not exist yet: twostep backup FILE"}
+	}
+	db, err := store.Open(e.ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	start := time.Now()
+	if err := db.Backup(e.ctx, fs.Arg(0)); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "Backed up %s to %s in %s. Keep it with a copy of the secret file (%s): the copy's codes, audit chain and keys need it.\n",
+		cfg.DatabaseURL, fs.Arg(0), time.Since(start).Round(time.Millisecond), cfg.SecretFile)
+	return nil
+}
+
 // webhook prints the key that signs webhook bodies, for the receiver.
 func (e *env) webhook(args []string) error {
 	if len(args) == 0 || args[0] != "secret" {

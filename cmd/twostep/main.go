@@ -32,6 +32,7 @@ Commands:
                               check every company's audit hash chain (and that nothing the
                               file's last checkpoint covers is gone)
   audit checkpoint            print one signed line of every company's event count and head
+  backup FILE                 copy a live SQLite database to FILE (PostgreSQL: use pg_dump)
   webhook secret              print the key that signs webhook bodies
   version                     print the version
 
@@ -62,6 +63,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = env.audit(rest)
 	case "webhook":
 		err = env.webhook(rest)
+	case "backup":
+		err = env.backup(rest)
 	case "version":
 		fmt.Fprintln(stdout, "twostep", version())
 	case "help", "-h", "--help":

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 	"github.com/twostep/twostep/internal/config"
 	"github.com/twostep/twostep/internal/delivery"
 	"github.com/twostep/twostep/internal/metrics"
+	"github.com/twostep/twostep/internal/twostep"
 	"github.com/twostep/twostep/internal/web"
 )
 
@@ -76,6 +78,11 @@ func (e *env) run(cfg config.Config, log *slog.Logger, setup func(a *app) (*web.
 	go func() { worker.Run(wctx); close(workerDone) }()
 	defer func() { stopWorker(); <-workerDone }()
 
+	pctx, stopPruner := context.WithCancel(e.ctx)
+	prunerDone := make(chan struct{})
+	go func() { prune(pctx, a.svc, log, m); close(prunerDone) }()
+	defer func() { stopPruner(); <-prunerDone }()
+
 	var demo *web.Demo
 	if setup != nil {
 		if demo, err = setup(a); err != nil {
@@ -92,6 +99,32 @@ func (e *env) run(cfg config.Config, log *slog.Logger, setup func(a *app) (*web.
 			ready("http://" + addr)
 		}
 	})
+}
+
+// pruneEvery is how often an instance deletes what no longer matters.
+const pruneEvery = time.Minute
+
+// prune deletes what no longer matters, now and then every pruneEvery
+// (with a little jitter, so that instances started together spread out),
+// until ctx ends.
+func prune(ctx context.Context, svc *twostep.Service, log *slog.Logger, m *metrics.Metrics) {
+	for {
+		got, err := svc.Prune(ctx)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("pruning", "err", err)
+		}
+		for kind, n := range got {
+			m.Pruned(string(kind), n)
+			if n > 0 {
+				log.Info("pruned", "kind", kind, "rows", n)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(pruneEvery + rand.N(pruneEvery/4)):
+		}
+	}
 }
 
 // shutdownGrace is how long running requests get to finish at shutdown.

@@ -34,6 +34,8 @@ type Metrics struct {
 	// requestDuration times them by route pattern.
 	requests        *prometheus.CounterVec
 	requestDuration *prometheus.HistogramVec
+	// pruned counts the rows pruning deleted, by kind.
+	pruned *prometheus.CounterVec
 }
 
 // New makes the metrics. outboxDepth, called at each scrape, counts the
@@ -62,6 +64,9 @@ func New(outboxDepth func(context.Context) (int, error)) *Metrics {
 		Name: "twostep_http_request_duration_seconds", Help: "Time to answer HTTP requests, by route pattern.",
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
 	}, []string{"route"})
+	m.pruned = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "twostep_pruned_rows_total", Help: "Rows deleted once they no longer mattered, by kind.",
+	}, []string{"kind"})
 	// Every series a dashboard or an alert may look for exists from the
 	// start, at 0: a rate over a series that appears only at its first
 	// event misses that event.
@@ -90,7 +95,7 @@ func New(outboxDepth func(context.Context) (int, error)) *Metrics {
 		}
 		return float64(n)
 	})
-	m.registry.MustRegister(m.ChallengesCreated, m.Verifications, m.Sends, m.DeliveryLatency, depth, m.requests, m.requestDuration,
+	m.registry.MustRegister(m.ChallengesCreated, m.Verifications, m.Sends, m.DeliveryLatency, depth, m.requests, m.requestDuration, m.pruned,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -117,4 +122,12 @@ func (m *Metrics) ObserveRequest(route string, status int, took time.Duration) {
 	}
 	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
 	m.requestDuration.WithLabelValues(route).Observe(took.Seconds())
+}
+
+// Pruned counts n rows of a kind that pruning deleted.
+func (m *Metrics) Pruned(kind string, n int) {
+	if m == nil {
+		return
+	}
+	m.pruned.WithLabelValues(kind).Add(float64(n))
 }

@@ -60,8 +60,9 @@ func (t *Tx) RateHits(ctx context.Context, keys ...string) ([][]time.Time, error
 }
 
 // SaveRateHits stores the hits of keys (hits[i] for keys[i]), rows that
-// RateHits has locked, in one statement.
-func (t *Tx) SaveRateHits(ctx context.Context, keys []string, hits [][]time.Time) error {
+// RateHits has locked, in one statement; the rows matter until keepUntil,
+// when pruning may take them.
+func (t *Tx) SaveRateHits(ctx context.Context, keys []string, hits [][]time.Time, keepUntil time.Time) error {
 	if len(keys) != len(hits) {
 		return fmt.Errorf("SaveRateHits: %d keys, %d lists of hits", len(keys), len(hits))
 	}
@@ -69,7 +70,8 @@ func (t *Tx) SaveRateHits(ctx context.Context, keys []string, hits [][]time.Time
 		return nil
 	}
 	var cases, in []string
-	args := make([]any, 0, 2*len(keys))
+	args := make([]any, 1, 2*len(keys)+1)
+	args[0] = micros(keepUntil)
 	for i, k := range keys {
 		fields := make([]string, len(hits[i]))
 		for j, h := range hits[i] {
@@ -79,7 +81,7 @@ func (t *Tx) SaveRateHits(ctx context.Context, keys []string, hits [][]time.Time
 		cases = append(cases, fmt.Sprintf("WHEN $%d THEN $%d", len(args)-1, len(args)))
 		in = append(in, fmt.Sprintf("$%d", len(args)-1))
 	}
-	res, err := t.exec(ctx, `UPDATE rate_limits SET hits = CASE key `+strings.Join(cases, " ")+` END
+	res, err := t.exec(ctx, `UPDATE rate_limits SET hits = CASE key `+strings.Join(cases, " ")+` END, expires_at = $1
 		WHERE key IN (`+strings.Join(in, ", ")+`)`, args...)
 	if err != nil {
 		return t.fail(err)
@@ -96,12 +98,13 @@ func (t *Tx) SaveRateHits(ctx context.Context, keys []string, hits [][]time.Time
 
 // CountUpTo adds one to key's count unless it has reached limit. The
 // upsert decides it in one statement, so concurrent counters never pass
-// the limit.
-func (t *Tx) CountUpTo(ctx context.Context, key string, limit int) (bool, error) {
+// the limit. A new counter matters until keepUntil, when pruning may take
+// it.
+func (t *Tx) CountUpTo(ctx context.Context, key string, limit int, keepUntil time.Time) (bool, error) {
 	rows, err := t.query(ctx, `
-		INSERT INTO counters (key, count) SELECT $1, 1 WHERE $2 > 0
+		INSERT INTO counters (key, count, expires_at) SELECT $1, 1, $3 WHERE $2 > 0
 		ON CONFLICT (key) DO UPDATE SET count = counters.count + 1 WHERE counters.count < $2
-		RETURNING count`, key, limit)
+		RETURNING count`, key, limit, micros(keepUntil))
 	if err != nil {
 		return false, t.fail(err)
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -96,9 +97,39 @@ func openSQLite(path string) (*DB, error) {
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
-	d := &DB{dialect: sqliteDialect, db: w, rdb: r, wstmts: newStmtCache(w), rstmts: newStmtCache(r)}
+	d := &DB{dialect: sqliteDialect, db: w, rdb: r, wstmts: newStmtCache(w), rstmts: newStmtCache(r), dsn: dsn()}
 	d.startBatcher()
 	return d, nil
+}
+
+// ErrNoBackup answers a backup of a database this command cannot copy.
+var ErrNoBackup = errors.New("twostep backup copies SQLite databases; back PostgreSQL up with pg_dump (e.g. pg_dump --format=custom --file=twostep.dump \"$TWOSTEP_DATABASE_URL\") or your provider's snapshots")
+
+// Backup writes a consistent copy of a live SQLite database to path, a
+// file that must not exist yet, readable by this user alone. VACUUM INTO
+// reads one snapshot, so writers carry on meanwhile and the copy is the
+// database as of one moment. On PostgreSQL it returns ErrNoBackup.
+func (d *DB) Backup(ctx context.Context, path string) error {
+	if d.dialect != sqliteDialect {
+		return ErrNoBackup
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	f.Close()
+	// A connection of its own: the readers are query-only, which VACUUM
+	// INTO counts as writing, and the writer must stay free.
+	conn, err := sql.Open("sqlite", d.dsn)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `VACUUM INTO $1`, path); err != nil {
+		os.Remove(path)
+		return fmt.Errorf("backup: %w", d.dialect.mapError(err))
+	}
+	return nil
 }
 
 // createPrivate creates the database file, empty and readable by this

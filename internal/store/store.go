@@ -28,6 +28,7 @@ type DB struct {
 	wstmts, rstmts *stmtCache
 	offset         *clockOffset
 	batch          *batcher // SQLite's writer goroutine; nil on PostgreSQL
+	dsn            string   // SQLite's connection string, for a backup's own connection
 }
 
 // clockOffset is how far the database's clock is ahead of this process's.

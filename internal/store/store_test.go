@@ -552,7 +552,7 @@ func TestRateHitsOfSeveralKeys(t *testing.T) {
 			if len(hits) != 3 || len(hits[0])+len(hits[1])+len(hits[2]) != 0 {
 				t.Fatalf("new keys: %v", hits)
 			}
-			return tx.SaveRateHits(ctx, keys, [][]time.Time{{at(1)}, {}, {at(2), at(3)}})
+			return tx.SaveRateHits(ctx, keys, [][]time.Time{{at(1)}, {}, {at(2), at(3)}}, at(3600))
 		})
 		mustUpdate(t, db, func(tx twostep.Tx) error {
 			hits, err := tx.RateHits(ctx, "user:cc", "dest:aa", "new:dd")
@@ -568,7 +568,7 @@ func TestRateHitsOfSeveralKeys(t *testing.T) {
 			return nil
 		})
 		err := db.Update(ctx, func(tx twostep.Tx) error {
-			return tx.SaveRateHits(ctx, []string{"user:cc", "never:read"}, [][]time.Time{{at(4)}, {at(4)}})
+			return tx.SaveRateHits(ctx, []string{"user:cc", "never:read"}, [][]time.Time{{at(4)}, {at(4)}}, at(3600))
 		})
 		if !errors.Is(err, twostep.ErrNotFound) {
 			t.Fatalf("saving a key that has no row: %v", err)
@@ -667,4 +667,57 @@ func TestSQLiteFilesArePrivate(t *testing.T) {
 			t.Errorf("%s has mode %v, want 0600", filepath.Base(f), fi.Mode().Perm())
 		}
 	}
+}
+
+// TestBackup copies a live SQLite database while writes go on: the copy
+// opens, holds every write acknowledged before it began, and is private.
+// PostgreSQL is pointed to pg_dump.
+func TestBackup(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, url string) {
+		db := newTestStore(t, url)
+		ctx := context.Background()
+		path := filepath.Join(t.TempDir(), "backup.db")
+		if storetest.IsPostgres(url) {
+			if err := db.Backup(ctx, path); !errors.Is(err, store.ErrNoBackup) || !strings.Contains(err.Error(), "pg_dump") {
+				t.Fatalf("backup on PostgreSQL: %v", err)
+			}
+			return
+		}
+		for i := range 50 {
+			mustUpdate(t, db, func(tx twostep.Tx) error { return tx.CreateCompany(ctx, company(fmt.Sprintf("co_before_%02d", i))) })
+		}
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				db.Update(ctx, func(tx twostep.Tx) error { return tx.CreateCompany(ctx, company(fmt.Sprintf("co_during_%04d", i))) })
+			}
+		})
+		err := db.Backup(ctx, path)
+		close(stop)
+		wg.Wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("backup file: %v %v", fi, err)
+		}
+		copy := newTestStore(t, "sqlite:"+path)
+		if err := copy.CheckSchema(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 50 {
+			if err := copy.View(ctx, func(tx twostep.Tx) error { _, err := tx.Company(ctx, fmt.Sprintf("co_before_%02d", i)); return err }); err != nil {
+				t.Fatalf("company %d is not in the backup: %v", i, err)
+			}
+		}
+		if err := db.Backup(ctx, path); err == nil {
+			t.Fatal("a backup over an existing file was made")
+		}
+	})
 }

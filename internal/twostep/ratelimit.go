@@ -58,12 +58,12 @@ func hit(ctx context.Context, tx Tx, limits []rateLimit, now time.Time, window t
 		}
 		hits[i] = kept
 	}
-	return nil, 0, tx.SaveRateHits(ctx, keys, hits)
+	return nil, 0, tx.SaveRateHits(ctx, keys, hits, now.Add(window))
 }
 
-// unhit takes back a hit that hit counted at at, from every limit: a
-// try that turned out not to count.
-func unhit(ctx context.Context, tx Tx, limits []rateLimit, at time.Time) error {
+// unhit takes back a hit that hit counted at at, from every limit of a
+// window: a try that turned out not to count.
+func unhit(ctx context.Context, tx Tx, limits []rateLimit, at time.Time, window time.Duration) error {
 	sort.Slice(limits, func(i, j int) bool { return limits[i].key < limits[j].key })
 	keys := make([]string, len(limits))
 	for i, l := range limits {
@@ -78,7 +78,7 @@ func unhit(ctx context.Context, tx Tx, limits []rateLimit, at time.Time) error {
 			hits[i] = slices.Delete(hs, j, j+1)
 		}
 	}
-	return tx.SaveRateHits(ctx, keys, hits)
+	return tx.SaveRateHits(ctx, keys, hits, at.Add(window))
 }
 
 // rateKey names one thing that sends are counted for. Destinations and IPs

@@ -212,7 +212,7 @@ func (s *Service) SignIn(ctx context.Context, email, password, ip, userAgent str
 	if !match || acct.PasswordHash == "" {
 		return out, errSignInFailed
 	}
-	if err := s.update(ctx, func(tx Tx) error { return unhit(ctx, tx, limits, at) }); err != nil {
+	if err := s.update(ctx, func(tx Tx) error { return unhit(ctx, tx, limits, at, signInWindow) }); err != nil {
 		return out, err
 	}
 	admin := Caller{Scope: acct.CompanyID, UserID: acct.UserID, IP: ip, UserAgent: userAgent}

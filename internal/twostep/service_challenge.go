@@ -225,11 +225,12 @@ func (s *Service) checkSendLimits(ctx context.Context, tx Tx, p policy, ch Chall
 // it meanwhile.
 func (s *Service) countSent(ctx context.Context, tx Tx, co Company, p policy, channel Channel, now time.Time) error {
 	if channel == ChannelSMS {
-		ok, err := tx.CountUpTo(ctx, smsDayKey(co.ID, now), co.Settings.SMSDailyCap)
+		keep := now.Add(untilTomorrow(now) + time.Hour) // the day's count matters to its end
+		ok, err := tx.CountUpTo(ctx, smsDayKey(co.ID, now), co.Settings.SMSDailyCap, keep)
 		if err == nil && ok && s.smsGlobalCap > 0 {
 			// The operator's cap over every company: one row that every
 			// SMS of the deployment writes, so it comes last.
-			ok, err = tx.CountUpTo(ctx, smsGlobalDayKey(now), s.smsGlobalCap)
+			ok, err = tx.CountUpTo(ctx, smsGlobalDayKey(now), s.smsGlobalCap, keep)
 		}
 		if err != nil {
 			return err

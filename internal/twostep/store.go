@@ -32,6 +32,7 @@ type Tx interface {
 	LimitStore
 	AdminStore
 	StatsStore
+	PruneStore
 }
 
 // CompanyStore keeps companies and their settings.
@@ -144,9 +145,11 @@ type LimitStore interface {
 	// first, and holds the keys, in the order given, until the
 	// transaction ends.
 	RateHits(ctx context.Context, keys ...string) ([][]time.Time, error)
-	// SaveRateHits stores hits[i] as the hits of keys[i].
-	SaveRateHits(ctx context.Context, keys []string, hits [][]time.Time) error
+	// SaveRateHits stores hits[i] as the hits of keys[i], which matter
+	// until keepUntil.
+	SaveRateHits(ctx context.Context, keys []string, hits [][]time.Time, keepUntil time.Time) error
 	// CountUpTo adds one to key's count unless the count has reached limit,
-	// in one statement, and reports whether it did.
-	CountUpTo(ctx context.Context, key string, limit int) (bool, error)
+	// in one statement, and reports whether it did. A new count matters
+	// until keepUntil.
+	CountUpTo(ctx context.Context, key string, limit int, keepUntil time.Time) (bool, error)
 }
