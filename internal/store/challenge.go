@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/twostep/twostep/internal/twostep"
 )
@@ -130,6 +132,34 @@ func (t *Tx) SaveLockout(ctx context.Context, prev, next twostep.Lockout) error 
 // Lockouts reads a user's lockouts in every app that has one.
 func (t *Tx) Lockouts(ctx context.Context, companyID, userID string) ([]twostep.Lockout, error) {
 	rows, err := t.query(ctx, selectLockout+` WHERE user_id = $1 AND company_id = $2 ORDER BY app`, userID, companyID)
+	if err != nil {
+		return nil, t.fail(err)
+	}
+	defer rows.Close()
+	var out []twostep.Lockout
+	for rows.Next() {
+		l, err := t.scanLockout(rows)
+		if err != nil {
+			return nil, t.fail(err)
+		}
+		out = append(out, l)
+	}
+	return out, t.fail(rows.Err())
+}
+
+// LockoutsOfUsers reads the lockouts of several users of a company in one
+// query.
+func (t *Tx) LockoutsOfUsers(ctx context.Context, companyID string, userIDs []string) ([]twostep.Lockout, error) {
+	if len(userIDs) == 0 {
+		return nil, nil
+	}
+	args := []any{companyID}
+	in := make([]string, len(userIDs))
+	for i, id := range userIDs {
+		args = append(args, id)
+		in[i] = fmt.Sprintf("$%d", i+2)
+	}
+	rows, err := t.query(ctx, selectLockout+` WHERE company_id = $1 AND user_id IN (`+strings.Join(in, ", ")+`)`, args...)
 	if err != nil {
 		return nil, t.fail(err)
 	}

@@ -143,24 +143,31 @@ func (s *Service) Stats(ctx context.Context, c Caller, companyID string, days in
 		if err != nil {
 			return err
 		}
-		from := now.AddDate(0, 0, -(days - 1))
-		got, err := tx.Stats(ctx, companyID, statsDay(from), statsDay(now))
-		if err != nil {
-			return err
-		}
-		byDay := map[string]DayStats{}
-		for _, d := range got {
-			byDay[d.Day] = d
-		}
-		for d := from; !d.After(now); d = d.Add(24 * time.Hour) {
-			day := statsDay(d)
-			st, ok := byDay[day]
-			if !ok {
-				st = DayStats{Day: day}
-			}
-			out = append(out, st)
-		}
-		return nil
+		out, err = statsIn(ctx, tx, companyID, days, now)
+		return err
 	})
 	return out, err
+}
+
+// statsIn reads the last days days of a company's activity up to now, in tx.
+func statsIn(ctx context.Context, tx Tx, companyID string, days int, now time.Time) ([]DayStats, error) {
+	from := now.AddDate(0, 0, -(days - 1))
+	got, err := tx.Stats(ctx, companyID, statsDay(from), statsDay(now))
+	if err != nil {
+		return nil, err
+	}
+	byDay := map[string]DayStats{}
+	for _, d := range got {
+		byDay[d.Day] = d
+	}
+	var out []DayStats
+	for d := from; !d.After(now); d = d.Add(24 * time.Hour) {
+		day := statsDay(d)
+		st, ok := byDay[day]
+		if !ok {
+			st = DayStats{Day: day}
+		}
+		out = append(out, st)
+	}
+	return out, nil
 }

@@ -248,21 +248,3 @@ func (s *Service) DeleteUser(ctx context.Context, c Caller, companyID, userID st
 			TargetID: u.ID, TargetName: u.Name})
 	})
 }
-
-// CountUsers counts a company's users that match a search.
-func (s *Service) CountUsers(ctx context.Context, c Caller, companyID, query string) (int, error) {
-	var n int
-	query, err := cleanQuery(query)
-	if err != nil {
-		return 0, err
-	}
-	err = s.view(ctx, func(tx Tx) error {
-		if _, _, err := s.company(ctx, tx, c, companyID, false); err != nil {
-			return err
-		}
-		var err error
-		n, err = tx.CountUsers(ctx, companyID, query)
-		return err
-	})
-	return n, err
-}

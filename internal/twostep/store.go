@@ -112,6 +112,8 @@ type ChallengeStore interface {
 	SaveLockout(ctx context.Context, prev, next Lockout) error
 	// Lockouts returns a user's lockouts in every app that has one.
 	Lockouts(ctx context.Context, companyID, userID string) ([]Lockout, error)
+	// LockoutsOfUsers returns the lockouts of several users of a company.
+	LockoutsOfUsers(ctx context.Context, companyID string, userIDs []string) ([]Lockout, error)
 	// ChallengeByVerifyToken finds the challenge of a hosted page's token.
 	ChallengeByVerifyToken(ctx context.Context, tokenHash string) (Challenge, error)
 }

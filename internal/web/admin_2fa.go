@@ -81,8 +81,10 @@ func (s *Server) settingsFor(r *http.Request, c twostep.Console, inDialog bool) 
 	} else {
 		d.Return = "/admin/2fa/settings"
 	}
-	events, _, err := s.svc.AuditEvents(r.Context(), c.Caller, c.Company.ID, twostep.AuditFilter{Limit: recentEvents})
-	d.Recent.Events, d.Recent.Failed = events, err != nil
+	if !inDialog { // the users page reads its own with the rest
+		events, _, err := s.svc.AuditEvents(r.Context(), c.Caller, c.Company.ID, twostep.AuditFilter{Limit: recentEvents})
+		d.Recent.Events, d.Recent.Failed = events, err != nil
+	}
 	return d
 }
 
@@ -113,7 +115,10 @@ func (s *Server) bannerFor(r *http.Request, c twostep.Console) string {
 }
 
 // renderTwofa shows the Two-factor authentication page; settings, if not
-// nil, replaces the settings' data (after a failed save).
+// nil, replaces the settings' data (after a failed save). The page's data
+// comes from one service call, in one read transaction: if any of it
+// cannot be read, the page says so rather than show a locked user as
+// unlocked.
 func (s *Server) renderTwofa(w http.ResponseWriter, r *http.Request, status int, c twostep.Console, p page, settings *settingsData) {
 	q := r.URL.Query()
 	d := twofaData{Query: strings.TrimSpace(q.Get("q")), Cursor: q.Get("cursor"), Tab: q.Get("tab")}
@@ -122,31 +127,29 @@ func (s *Server) renderTwofa(w http.ResponseWriter, r *http.Request, status int,
 	if p := d.Params("cursor", d.Cursor); p != "" {
 		d.Return += "?" + string(p)
 	}
-	users, next, err := s.svc.Users(r.Context(), c.Caller, c.Company.ID, twostep.UserFilter{Query: d.Query, Cursor: d.Cursor, Limit: 25})
+	pg, err := s.svc.ConsoleUsers(r.Context(), c.Caller, c.Company.ID,
+		twostep.UserFilter{Query: d.Query, Cursor: d.Cursor, Limit: 25}, 30, recentEvents)
+	if e := twostep.AsError(err); err != nil && e.Code == twostep.CodeInvalidValue {
+		// A bad search or an old cursor: the page, with the problem beside the search.
+		p.Errors = append(p.Errors, fieldError{"q", "Enter a search of at most 200 characters, without control characters."})
+		status = http.StatusUnprocessableEntity
+		d.Query, d.Cursor = "", ""
+		pg, err = s.svc.ConsoleUsers(r.Context(), c.Caller, c.Company.ID, twostep.UserFilter{Limit: 25}, 30, recentEvents)
+	}
 	if err != nil {
-		p.Errors = append(p.Errors, fieldError{"q", "The users could not be loaded. Try again in a moment."})
+		s.consoleUnavailable(w, r, err)
+		return
 	}
-	d.Next = next
-	d.Total, _ = s.svc.CountUsers(r.Context(), c.Caller, c.Company.ID, d.Query)
-	for _, u := range users {
-		row := userRow{User: u}
-		if ls, now, err := s.svc.Lockouts(r.Context(), c.Caller, c.Company.ID, u.ID); err == nil {
-			for app, l := range ls {
-				if l.Locked(now) {
-					row.Locked = append(row.Locked, app)
-				}
-			}
-		}
-		d.Users = append(d.Users, row)
+	for _, u := range pg.Users {
+		d.Users = append(d.Users, userRow{User: u.User, Locked: u.Locked})
 	}
-	if days, err := s.svc.Stats(r.Context(), c.Caller, c.Company.ID, 30); err == nil {
-		d.Chart = activityChart(days)
-	}
+	d.Next, d.Total, d.Chart = pg.Next, pg.Total, activityChart(pg.Stats)
 	if settings != nil {
 		d.Settings = *settings
 	} else {
 		d.Settings = s.settingsFor(r, c, true)
 	}
+	d.Settings.Recent.Events, d.Settings.Recent.Failed = pg.Recent, false
 	p.Title, p.Console, p.Data = "Two-factor authentication", &c, d
 	s.render(w, r, status, "twofa", p)
 }

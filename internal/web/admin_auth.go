@@ -306,19 +306,52 @@ func (s *Server) console(r *http.Request) (twostep.Console, error) {
 	return s.svc.SessionUser(r.Context(), token, s.clientIP(r), userAgent(r))
 }
 
-// requireConsole lets only signed-in admins through; others go to sign-in.
+// requireConsole lets only signed-in admins through; others go to
+// sign-in. A session that cannot be checked just now (the database is
+// away for a moment) is not an ended one: the admin gets a 503 and keeps
+// the session.
 func (s *Server) requireConsole(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		c, err := s.console(r)
-		if err != nil {
-			if cookie(r, sessionCookie) != "" {
-				clearCookie(w, sessionCookie)
-				seeOther(w, r, "/admin/login?m=expired")
-				return
-			}
+		switch {
+		case err == nil:
+			h(w, r.WithContext(context.WithValue(r.Context(), consoleKey{}, c)))
+		case cookie(r, sessionCookie) == "":
 			seeOther(w, r, "/admin/login")
-			return
+		case isCode(err, twostep.CodeUnauthorized):
+			clearCookie(w, sessionCookie)
+			seeOther(w, r, "/admin/login?m=expired")
+		default:
+			s.consoleUnavailable(w, r, err)
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), consoleKey{}, c)))
 	}
+}
+
+// retryLink is where "Try again" goes: the page itself, or after a form
+// the console's main page.
+func retryLink(r *http.Request) string {
+	if r.Method != http.MethodGet {
+		return "/admin/2fa"
+	}
+	return localPath(r.URL.RequestURI(), "/admin/2fa")
+}
+
+// consoleUnavailable answers a console request that failed on our side:
+// 503 with a page (or JSON, to the console's scripts) that asks to try
+// again; the cause goes to the log.
+func (s *Server) consoleUnavailable(w http.ResponseWriter, r *http.Request, err error) {
+	e := twostep.AsError(err)
+	if e.Code != twostep.CodeUnavailable {
+		e = &twostep.Error{Code: twostep.CodeUnavailable, Message: "the console is not available just now; try again in a moment", Err: err}
+	}
+	if strings.Contains(r.Header.Get("Accept"), "application/json") {
+		s.writeError(w, r, e)
+		return
+	}
+	s.log.ErrorContext(r.Context(), "console unavailable", "route", routeOf(r), "err", err)
+	w.Header().Set("Retry-After", "5")
+	s.render(w, r, http.StatusServiceUnavailable, "message", page{Title: "Try again in a moment", NoHeader: true, Data: message{
+		Heading:    "The console is not available just now",
+		Paragraphs: []string{"Nothing was changed, and you are still signed in. Try again in a moment."},
+		Link:       retryLink(r), LinkText: "Try again"}})
 }

@@ -640,3 +640,36 @@ func TestPageFormsAreBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestConsoleKeepsTheSessionThroughADatabaseBlip: a session that cannot
+// be checked because the database is away is answered 503, and the
+// admin stays signed in (the console once signed them out).
+func TestConsoleKeepsTheSessionThroughADatabaseBlip(t *testing.T) {
+	cs := newConsoleServer(t, storetest.SQLiteURL(t))
+	c := cs.browser(t)
+	cs.signIn(t, c)
+	if res, _ := get(t, c, cs.URL+"/admin/2fa"); res.StatusCode != http.StatusOK {
+		t.Fatalf("the console: %d", res.StatusCode)
+	}
+	cs.db.Close()
+	res, page := get(t, c, cs.URL+"/admin/2fa")
+	if res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(page, "still signed in") {
+		t.Fatalf("the console with the database away: %d\n%s", res.StatusCode, page)
+	}
+	for _, ck := range res.Cookies() {
+		if ck.Name == "__Host-twostep" {
+			t.Fatalf("the session cookie was changed: %+v", ck)
+		}
+	}
+	req, _ := http.NewRequest("POST", cs.URL+"/admin/2fa/users/"+cs.admin.ID+"/twofa/web", strings.NewReader("enabled=true"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := body(res); res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(b, `"unavailable"`) {
+		t.Fatalf("a switch with the database away: %d %s", res.StatusCode, b)
+	}
+}
