@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/twostep/twostep/internal/twostep"
 )
@@ -21,6 +22,28 @@ func changeOf(e twostep.AuditEvent) change {
 		json.Unmarshal(e.Details, &c)
 	}
 	return c
+}
+
+// failure is the details of a failure threshold's event.
+type failure struct {
+	FailedAttempts int    `json:"failed_attempts"`
+	LockedUntil    string `json:"locked_until"`
+}
+
+func failureOf(e twostep.AuditEvent) failure {
+	var f failure
+	if len(e.Details) > 0 {
+		json.Unmarshal(e.Details, &f)
+	}
+	return f
+}
+
+// n is the count of failures, or def for an event that does not say.
+func (f failure) n(def int) int {
+	if f.FailedAttempts > 0 {
+		return f.FailedAttempts
+	}
+	return def
 }
 
 // fieldLabels name the settings as the admin console does.
@@ -88,9 +111,20 @@ func Describe(e twostep.AuditEvent) string {
 	case twostep.ActionTwoFADisabled:
 		return "Turned off 2FA for " + e.TargetName + app
 	case twostep.ActionTwoFAFailedAttempts:
-		return e.TargetName + " entered a wrong code 3 times in a row" + app
+		f := failureOf(e)
+		return fmt.Sprintf("%s entered a wrong code %d times in a row%s", e.TargetName, f.n(twostep.ContactAfter), app)
 	case twostep.ActionTwoFALocked:
-		return e.TargetName + " was locked out for 15 minutes after 10 wrong codes" + app
+		f := failureOf(e)
+		if e.App != "" {
+			app = " of the " + e.App.Title()
+		}
+		until, err := time.Parse(time.RFC3339, f.LockedUntil)
+		if f.LockedUntil == "" || err != nil {
+			return fmt.Sprintf("%s was locked out%s after %d wrong codes in a row, until an admin unlocks it",
+				e.TargetName, app, f.n(twostep.MaxFailures))
+		}
+		return fmt.Sprintf("%s was locked out%s for %s after %d wrong codes in a row",
+			e.TargetName, app, inWords(until.Sub(e.Time).Round(time.Minute)), f.n(twostep.LockAfter))
 	case twostep.ActionTwoFAUnlocked:
 		return "Ended the lockout of " + e.TargetName + app
 	case twostep.ActionUserCreated:

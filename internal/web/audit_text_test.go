@@ -3,11 +3,13 @@ package web
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/twostep/twostep/internal/twostep"
 )
 
 func TestDescribe(t *testing.T) {
+	at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		e    twostep.AuditEvent
 		want string
@@ -23,6 +25,18 @@ func TestDescribe(t *testing.T) {
 			"Changed default 2FA for new users in the Manager app from off to on"},
 		{twostep.AuditEvent{Action: twostep.ActionTwoFADisabled, TargetName: "Anna", App: twostep.AppWeb},
 			"Turned off 2FA for Anna in the Web application"},
+		{twostep.AuditEvent{Action: twostep.ActionTwoFALocked, TargetName: "Anna", App: twostep.AppWeb, Time: at,
+			Details: json.RawMessage(`{"failed_attempts":10,"challenge_id":"ch_1","locked_until":"2026-12-01T09:15:00Z"}`)},
+			"Anna was locked out of the Web application for 15 minutes after 10 wrong codes in a row"},
+		{twostep.AuditEvent{Action: twostep.ActionTwoFALocked, TargetName: "Anna", App: twostep.AppManager, Time: at,
+			Details: json.RawMessage(`{"failed_attempts":30,"challenge_id":"ch_1","locked_until":"2026-12-01T09:15:00Z"}`)},
+			"Anna was locked out of the Manager app for 15 minutes after 30 wrong codes in a row"},
+		{twostep.AuditEvent{Action: twostep.ActionTwoFALocked, TargetName: "Anna", App: twostep.AppWeb, Time: at,
+			Details: json.RawMessage(`{"failed_attempts":100,"challenge_id":"ch_1"}`)},
+			"Anna was locked out of the Web application after 100 wrong codes in a row, until an admin unlocks it"},
+		{twostep.AuditEvent{Action: twostep.ActionTwoFAFailedAttempts, TargetName: "Anna", App: twostep.AppWeb,
+			Details: json.RawMessage(`{"failed_attempts":3,"challenge_id":"ch_1"}`)},
+			"Anna entered a wrong code 3 times in a row in the Web application"},
 		{twostep.AuditEvent{Action: twostep.ActionUserUpdated, TargetName: "Anna",
 			Details: json.RawMessage(`{"field":"phone","from":"+37120000002","to":null}`)},
 			"Changed Anna's phone from +37120000002 to (none)"},
