@@ -89,12 +89,13 @@ func (u User) SearchText() string {
 	return strings.ToLower(strings.Join([]string{u.Name, u.Email, u.ExternalID, u.Phone}, "\n"))
 }
 
-// NewUser is the input for creating a user.
+// NewUser is the input for creating a user. The optional details may be
+// null, which means none.
 type NewUser struct {
-	ExternalID string               `json:"external_id"`
+	ExternalID string               `json:"external_id" nullable:"true"`
 	Name       string               `json:"name"`
-	Email      string               `json:"email"`
-	Phone      string               `json:"phone"`
+	Email      string               `json:"email" nullable:"true"`
+	Phone      string               `json:"phone" nullable:"true"`
 	Role       Role                 `json:"role"`
 	TwoFA      Optional[TwoFAPatch] `json:"twofa"` // unset apps take the company's defaults
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -132,28 +134,43 @@ var errBodyMissing = &twostep.Error{Code: twostep.CodeInvalidJSON, Message: "the
 const maxBody = 1 << 20
 
 // decode reads a JSON object from the request body into v. Bodies over
-// maxBody, malformed JSON, unknown fields and values of the wrong type are
-// answered as client errors.
+// maxBody, bodies that are not one JSON object of UTF-8 text (null, an
+// array, invalid UTF-8, an unpaired surrogate escape), unknown fields,
+// values of the wrong type and null for a field that cannot be null are
+// answered as client errors: encoding/json would quietly take null as
+// {} or as "", and invalid UTF-8 as U+FFFD.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return &twostep.Error{Code: twostep.CodeTooLarge, Message: fmt.Sprintf("the request body must be at most %d bytes", maxBody)}
+	case err != nil:
+		return &twostep.Error{Code: twostep.CodeInvalidJSON, Message: "the request body could not be read", Err: err}
+	}
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	switch {
+	case len(trimmed) == 0:
+		return errBodyMissing
+	case trimmed[0] != '{':
+		return &twostep.Error{Code: twostep.CodeInvalidJSON, Message: "the request body must be a JSON object"}
+	case !utf8.Valid(body) || unpairedSurrogate(body):
+		return &twostep.Error{Code: twostep.CodeInvalidJSON, Message: "the request body must be UTF-8 text"}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	err = dec.Decode(v)
 	if err == nil {
 		if _, extra := dec.Token(); extra != io.EOF {
 			return &twostep.Error{Code: twostep.CodeInvalidJSON, Message: "the request body must hold one JSON object and nothing after it"}
 		}
-		return nil
+		return refuseNulls(body, v)
 	}
 	var (
-		tooLarge  *http.MaxBytesError
 		syntax    *json.SyntaxError
 		typeError *json.UnmarshalTypeError
 	)
 	switch {
-	case errors.As(err, &tooLarge):
-		return &twostep.Error{Code: twostep.CodeTooLarge, Message: fmt.Sprintf("the request body must be at most %d bytes", maxBody)}
-	case errors.Is(err, io.EOF):
-		return errBodyMissing
 	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
 		return &twostep.Error{Code: twostep.CodeInvalidJSON, Message: "the request body is not valid JSON", Err: err}
 	case errors.As(err, &typeError) && typeError.Field == "":
@@ -168,6 +185,73 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		return &twostep.Error{Code: twostep.CodeUnknownField, Field: f, Message: fmt.Sprintf("%s is not a field of this request", f)}
 	}
 	return &twostep.Error{Code: twostep.CodeInvalidJSON, Message: "the request body is not valid JSON", Err: err}
+}
+
+// refuseNulls answers a top-level null for a field of v that cannot hold
+// one: a plain string, number or boolean, unless its tag says
+// nullable:"true" (null then means none). Pointers and twostep.Optional
+// fields tell null apart themselves.
+func refuseNulls(body []byte, v any) error {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(body, &fields) != nil {
+		return nil // decoded already; nothing more to learn
+	}
+	t := reflect.TypeOf(v).Elem()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		raw, ok := fields[name]
+		if !ok || string(raw) != "null" || f.Tag.Get("nullable") == "true" {
+			continue
+		}
+		switch f.Type.Kind() {
+		case reflect.String, reflect.Bool, reflect.Int, reflect.Int64, reflect.Float64:
+			return twostep.Invalid(name, "%s must not be null; leave it out instead", name)
+		}
+	}
+	return nil
+}
+
+// unpairedSurrogate reports whether a JSON text holds a \u escape of a
+// UTF-16 surrogate that is not one half of a pair: it names no character,
+// and encoding/json would take it as U+FFFD.
+func unpairedSurrogate(b []byte) bool {
+	for i := 0; i+1 < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		if b[i+1] != 'u' {
+			i++ // an escape of one character, \\ included
+			continue
+		}
+		r, ok := hex4(b, i+2)
+		switch {
+		case !ok:
+		case r >= 0xdc00 && r <= 0xdfff:
+			return true // a low half alone
+		case r >= 0xd800 && r <= 0xdbff:
+			low, ok := rune(0), false
+			if i+7 < len(b) && b[i+6] == '\\' && b[i+7] == 'u' {
+				low, ok = hex4(b, i+8)
+			}
+			if !ok || low < 0xdc00 || low > 0xdfff {
+				return true // a high half without its low half
+			}
+			i += 11
+			continue
+		}
+		i += 5
+	}
+	return false
+}
+
+// hex4 reads four hex digits at b[i:].
+func hex4(b []byte, i int) (rune, bool) {
+	if i+4 > len(b) {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(b[i:i+4]), 16, 16)
+	return rune(n), err == nil
 }
 
 // decodeOptional is decode for a body that may be left out entirely.

@@ -152,6 +152,20 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 			{"InvalidUTF8InSearch", "GET", base + "/users?q=%FF", nil, 400, "invalid_query", ""},
 			{"InvalidUTF8InPath", "GET", "/v1/companies/%FF/users", nil, 404, "not_found", ""},
 			{"NULInPath", "PATCH", base + "/users/usr%00x", `{"name":"X"}`, 404, "not_found", ""},
+			// What outside clients found: each was taken, or answered in HTML.
+			{"NullBody", "PATCH", base + "/settings", `null`, 400, "invalid_json", ""},
+			{"NullBodyForACompany", "POST", "/v1/companies", ` null `, 400, "invalid_json", ""},
+			{"InvalidUTF8InBody", "POST", base + "/users", "{\"name\":\"Bo\xffb\"}", 400, "invalid_json", ""},
+			{"LoneSurrogate", "POST", base + "/users", `{"name":"Bo\ud800b"}`, 400, "invalid_json", ""},
+			{"LowSurrogateFirst", "POST", base + "/users", `{"name":"\udc00\ud800"}`, 400, "invalid_json", ""},
+			{"NullName", "POST", "/v1/companies", `{"name":null}`, 422, "invalid_value", "name"},
+			{"NullRole", "POST", base + "/users", `{"name":"Bob","role":null}`, 422, "invalid_value", "role"},
+			{"NullIP", "POST", base + "/users/" + u + "/challenges", `{"app":"web","ip":null}`, 422, "invalid_value", "ip"},
+			{"NullUserAgent", "POST", base + "/users/" + u + "/challenges", `{"app":"web","user_agent":null}`, 422, "invalid_value", "user_agent"},
+			{"NullReturnURL", "POST", base + "/users/" + u + "/challenges", `{"app":"web","return_url":null}`, 422, "invalid_value", "return_url"},
+			{"EmptyCompanyID", "GET", "/v1/companies//users", nil, 404, "not_found", ""},
+			{"EmptyUserID", "PATCH", base + "/users//", `{"name":"X"}`, 404, "not_found", ""},
+			{"DotSegment", "GET", "/v1/companies/" + co + "/../" + co + "/settings", nil, 404, "not_found", ""},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				r := c.do(tc.method, tc.path, tc.body)
@@ -407,4 +421,19 @@ func TestDevInboxOnlyWithADevSender(t *testing.T) {
 	if rec.Code != http.StatusNotFound {
 		t.Fatalf("without a dev sender: %d", rec.Code)
 	}
+}
+
+// TestAPIServesOtherOrigins: a platform backend or a tool that sends an
+// Origin header with its bearer key is served (cross-origin protection is
+// for the pages' cookies); null means none where the schema says so, and
+// a surrogate pair is a character like any other.
+func TestAPIServesOtherOrigins(t *testing.T) {
+	s := newTestServer(t, storetest.SQLiteURL(t))
+	c := s.client(t).with("Origin", "https://tools.example").with("Sec-Fetch-Site", "cross-site")
+	co := c.must(201, "POST", "/v1/companies", map[string]any{"name": "Acme"})["id"].(string)
+	u := c.must(201, "POST", "/v1/companies/"+co+"/users", `{"name":"Bob \ud83d\ude00","email":null,"phone":null,"external_id":null}`)
+	if u["name"] != "Bob 😀" || u["email"] != nil {
+		t.Fatalf("user %v", u)
+	}
+	c.must(200, "PATCH", "/v1/companies/"+co+"/settings", map[string]any{"delivery_method": "sms_then_email"})
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"path"
 	"strings"
 
 	"github.com/twostep/twostep/internal/delivery"
@@ -73,12 +74,37 @@ func New(c Config) (*Server, error) {
 		mux: http.NewServeMux(), api: http.NewServeMux()}
 	s.routes()
 	s.metrics.Routes(s.Routes())
-	// Every state-changing request from a browser must come from this
-	// site: a cross-site POST is refused before any handler runs.
+	// Every state-changing request from a browser to a page must come from
+	// this site: a cross-site POST is refused before any handler runs. The
+	// API is not the browser's: it takes no cookies, only a bearer key that
+	// a cross-site page cannot send, so an Origin header there means
+	// nothing (platform backends and tools send one).
 	csrf := http.NewCrossOriginProtection()
 	csrf.SetDenyHandler(http.HandlerFunc(s.crossOrigin))
-	s.handler = s.recoverPanics(s.logRequests(securityHeaders(csrf.Handler(s.mux))))
+	browser := csrf.Handler(s.mux)
+	s.handler = s.recoverPanics(s.logRequests(securityHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isAPIPath(r.URL.Path) {
+			s.serveAPI(w, r)
+			return
+		}
+		browser.ServeHTTP(w, r)
+	}))))
 	return s, nil
+}
+
+// isAPIPath reports whether a path is the JSON API's, however unclean.
+func isAPIPath(p string) bool { return strings.HasPrefix(path.Clean("/"+p), "/v1/") || p == "/v1" }
+
+// serveAPI serves a request to the API. A path that is not in clean form
+// (an empty id, as in /v1/companies//users, a dot segment, a trailing
+// slash) names nothing: it is answered 404 in the API's JSON shape, not
+// redirected to another resource as the mux would.
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+	if p := r.URL.Path; p != path.Clean(p) || !strings.HasPrefix(p, "/v1/") {
+		s.writeError(w, r, &twostep.Error{Code: twostep.CodeNotFound, Message: "no such API route: the path has an empty or relative segment"})
+		return
+	}
+	s.mux.ServeHTTP(w, r)
 }
 
 // ServeHTTP serves a request.
