@@ -175,6 +175,21 @@ func (c *client) do(method, path string, body any) response {
 	return r
 }
 
+// raw sends a request made elsewhere, unchecked against the document.
+func (c *client) raw(req *http.Request) response {
+	c.t.Helper()
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode >= 500 {
+		c.t.Errorf("%s %s answered %d: %s", req.Method, req.URL.Path, res.StatusCode, b)
+	}
+	return response{Status: res.StatusCode, Header: res.Header, Body: b}
+}
+
 // must sends a request and fails t unless the status is want.
 func (c *client) must(want int, method, path string, body any) map[string]any {
 	c.t.Helper()
