@@ -25,8 +25,11 @@ func TestSecurityDocNamesRealTests(t *testing.T) {
 			return s
 		}
 		dir := filepath.Join("../../internal", pkg)
-		if pkg == "cmd/twostep" {
+		switch {
+		case pkg == "cmd/twostep":
 			dir = "."
+		case pkg == "api" || pkg == "result": // the public packages, at the root
+			dir = filepath.Join("../..", pkg)
 		}
 		files, _ := filepath.Glob(filepath.Join(dir, "*_test.go"))
 		var b strings.Builder
