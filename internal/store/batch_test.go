@@ -174,7 +174,9 @@ func waitQueued(t *testing.T, db *store.DB, n int) {
 }
 
 // holdWriter starts an update that holds the SQLite writer until the
-// returned function is called, and waits until it does hold it.
+// returned function is called, and waits until it does hold it. The
+// updates queued meanwhile join its batch; the test waits for the
+// holding update's answer at its end.
 func holdWriter(t *testing.T, db *store.DB) (release func()) {
 	t.Helper()
 	started, done := make(chan struct{}), make(chan struct{})
@@ -184,7 +186,8 @@ func holdWriter(t *testing.T, db *store.DB) (release func()) {
 		db.Update(context.Background(), func(tx twostep.Tx) error { close(started); <-held; return nil })
 	}()
 	<-started
-	return func() { close(held); <-done }
+	t.Cleanup(func() { <-done })
+	return func() { close(held) }
 }
 
 // TestGoexitInAnUpdateEndsOnlyItsCaller runs an update whose function

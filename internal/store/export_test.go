@@ -40,7 +40,11 @@ func Exec(ctx context.Context, d *DB, query string, args ...any) error {
 }
 
 // Queued counts the updates waiting for the SQLite writer's next batch.
-func Queued(d *DB) int { return len(d.batch.reqs) }
+func Queued(d *DB) int {
+	d.batch.mu.Lock()
+	defer d.batch.mu.Unlock()
+	return len(d.batch.waiting)
+}
 
 // FailCommits makes every later commit of the SQLite writer fail with err
 // (nil restores real commits).
