@@ -67,6 +67,9 @@ func codeError(err error, v twostep.ChallengeView) string {
 	case twostep.CodeInvalidValue:
 		return e.Message // from NormalizeCode, already in the page's words
 	case twostep.CodeExpired:
+		if !v.CreatedAt.IsZero() && !time.Now().Before(v.CreatedAt.Add(twostep.ChallengeLifetime)) {
+			return "This sign-in has expired. Go back and sign in again."
+		}
 		return "That code has expired. Request a new code."
 	case twostep.CodeVoid:
 		return "That code can no longer be used. Request a new code."
