@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twostep/twostep/internal/store"
 	"github.com/twostep/twostep/internal/storetest"
 	"github.com/twostep/twostep/internal/twostep"
 )
@@ -18,6 +19,7 @@ func BenchmarkGroupCommit(b *testing.B) {
 	ctx := context.Background()
 	var n atomic.Int64
 	b.SetParallelism(8) // 16 goroutines on 2 CPUs
+	before := store.Commits(db)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -31,4 +33,5 @@ func BenchmarkGroupCommit(b *testing.B) {
 			}
 		}
 	})
+	b.ReportMetric(float64(b.N)/float64(store.Commits(db)-before), "updates/commit")
 }
