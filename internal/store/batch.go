@@ -109,11 +109,7 @@ func (d *DB) stopBatcher() {
 	waiting := b.waiting
 	b.waiting = nil
 	b.mu.Unlock()
-	for _, r := range waiting {
-		if r.state.CompareAndSwap(reqWaiting, reqRunning) {
-			r.done <- errClosed
-		}
-	}
+	refuse(waiting, errClosed)
 	b.idle.Wait()
 }
 
@@ -243,11 +239,7 @@ func (d *DB) pass(bt *batch) {
 	nb, err := d.begin()
 	if err != nil {
 		next.done <- err
-		for _, r := range members {
-			if r.state.CompareAndSwap(reqWaiting, reqRunning) {
-				r.done <- err
-			}
-		}
+		refuse(members, err)
 		d.endBatches(err)
 		return
 	}
@@ -313,12 +305,18 @@ func (d *DB) endBatches(err error) {
 	b.waiting = nil
 	b.open = false
 	b.mu.Unlock()
-	for _, r := range waiting {
+	refuse(waiting, err)
+	b.idle.Done()
+}
+
+// refuse answers the requests whose callers still wait with err: they
+// never get a turn.
+func refuse(reqs []*writeReq, err error) {
+	for _, r := range reqs {
 		if r.state.CompareAndSwap(reqWaiting, reqRunning) {
 			r.done <- err
 		}
 	}
-	b.idle.Done()
 }
 
 // commitTx commits a batch's transaction.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -135,16 +136,7 @@ func (t *Tx) Lockouts(ctx context.Context, companyID, userID string) ([]twostep.
 	if err != nil {
 		return nil, t.fail(err)
 	}
-	defer rows.Close()
-	var out []twostep.Lockout
-	for rows.Next() {
-		l, err := t.scanLockout(rows)
-		if err != nil {
-			return nil, t.fail(err)
-		}
-		out = append(out, l)
-	}
-	return out, t.fail(rows.Err())
+	return t.scanLockouts(rows)
 }
 
 // LockoutsOfUsers reads the lockouts of several users of a company in one
@@ -163,6 +155,11 @@ func (t *Tx) LockoutsOfUsers(ctx context.Context, companyID string, userIDs []st
 	if err != nil {
 		return nil, t.fail(err)
 	}
+	return t.scanLockouts(rows)
+}
+
+// scanLockouts reads every row of a lockout query.
+func (t *Tx) scanLockouts(rows *sql.Rows) ([]twostep.Lockout, error) {
 	defer rows.Close()
 	var out []twostep.Lockout
 	for rows.Next() {

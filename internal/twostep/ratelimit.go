@@ -42,11 +42,7 @@ type rateLimit struct {
 // never wait for each other; reading and saving them are one statement
 // each, whatever the number of limits.
 func hit(ctx context.Context, tx Tx, limits []rateLimit, now time.Time, window time.Duration) (*rateLimit, time.Duration, error) {
-	sort.Slice(limits, func(i, j int) bool { return limits[i].key < limits[j].key })
-	keys := make([]string, len(limits))
-	for i, l := range limits {
-		keys[i] = l.key
-	}
+	keys := sortKeys(limits)
 	hits, err := tx.RateHits(ctx, keys...)
 	if err != nil {
 		return nil, 0, err
@@ -64,11 +60,7 @@ func hit(ctx context.Context, tx Tx, limits []rateLimit, now time.Time, window t
 // unhit takes back a hit that hit counted at at, from every limit of a
 // window: a try that turned out not to count.
 func unhit(ctx context.Context, tx Tx, limits []rateLimit, at time.Time, window time.Duration) error {
-	sort.Slice(limits, func(i, j int) bool { return limits[i].key < limits[j].key })
-	keys := make([]string, len(limits))
-	for i, l := range limits {
-		keys[i] = l.key
-	}
+	keys := sortKeys(limits)
 	hits, err := tx.RateHits(ctx, keys...)
 	if err != nil {
 		return err
@@ -79,6 +71,17 @@ func unhit(ctx context.Context, tx Tx, limits []rateLimit, at time.Time, window 
 		}
 	}
 	return tx.SaveRateHits(ctx, keys, hits, at.Add(window))
+}
+
+// sortKeys sorts limits by key, the order their rows are locked in, and
+// returns the keys.
+func sortKeys(limits []rateLimit) []string {
+	sort.Slice(limits, func(i, j int) bool { return limits[i].key < limits[j].key })
+	keys := make([]string, len(limits))
+	for i, l := range limits {
+		keys[i] = l.key
+	}
+	return keys
 }
 
 // rateKey names one thing that sends are counted for. Destinations and IPs
