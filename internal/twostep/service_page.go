@@ -95,13 +95,13 @@ func (s *Service) PageResend(ctx context.Context, token string, channel Channel,
 
 // ResultURL is the return URL with the signed result added as the query
 // parameter twostep_result.
-func ResultURL(returnURL, result string) string {
+func ResultURL(returnURL, token string) string {
 	u, err := url.Parse(returnURL)
 	if err != nil {
 		return returnURL
 	}
 	q := u.Query()
-	q.Set("twostep_result", result)
+	q.Set("twostep_result", token)
 	u.RawQuery = q.Encode()
 	return u.String()
 }
