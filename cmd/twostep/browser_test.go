@@ -49,6 +49,10 @@ func newConsoleRig(t *testing.T, extra ...string) *consoleRig {
 	r := &consoleRig{mailpit: providertest.StartMailpit(t), twilio: providertest.StartTwilio(t),
 		users: map[string]string{}, returned: make(chan string, 10)}
 	ret := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path == "/favicon.ico" {
+			http.NotFound(w, req)
+			return
+		}
 		select {
 		case r.returned <- req.URL.String():
 		default:
@@ -264,6 +268,16 @@ func TestConsoleInABrowser(t *testing.T) {
 	r.srv.stop(t)
 }
 
+// waitForText waits, for at most 10 seconds, until the page's main
+// content says text: a page that a form submission replaces.
+func waitForText(t *testing.T, b *browsertest.Browser, text string) {
+	t.Helper()
+	providertest.WaitFor(t, 10*time.Second, "the page to say "+text, func() bool {
+		got, err := browsertest.TryEval[string](b, `document.querySelector("main") ? document.querySelector("main").innerText : ""`)
+		return err == nil && strings.Contains(got, text)
+	})
+}
+
 // TestHostedPageInABrowser walks the hosted verification page: a wrong
 // code, the code again by email, the responsible contact after three
 // wrong codes, and the redirect to the return URL with a signed result
@@ -294,27 +308,35 @@ func TestHostedPageInABrowser(t *testing.T) {
 	}
 	b.Check("verify")
 
-	// A wrong code: the error says how many attempts are left.
+	// A wrong code: the error says how many attempts are left, and the
+	// field is empty for the next try.
 	b.Do(chromedp.SendKeys(chromedp.ID("code"), other(sms)), chromedp.Click(chromedp.CSS("main form button[type=submit]")),
 		chromedp.WaitVisible(chromedp.CSS(".error-summary")))
 	if e := b.Text(".error-summary"); !strings.Contains(e, "That code is not correct. You have 2 attempts left.") {
 		t.Errorf("wrong code: %q", e)
 	}
+	if v := browsertest.Eval[string](b, `document.getElementById("code").value`); v != "" {
+		t.Errorf("the wrong code %q stays in the field", v)
+	}
 	b.Check("verify-wrong-code")
 
 	// Email is offered now; the button appears when the countdown ends.
+	// Once the code goes by email, a text message may be asked for again.
 	b.Do(chromedp.WaitVisible(chromedp.CSS(`input[name=channel][value=email] + button`)))
 	b.Do(chromedp.Click(chromedp.CSS(`input[name=channel][value=email] + button`)), chromedp.WaitVisible(chromedp.CSS(".banner")))
 	if h := b.Text("h1"); h != "Check your email" {
 		t.Errorf("after sending by email: %q", h)
 	}
+	if n := browsertest.Eval[int](b, `document.querySelectorAll("input[name=channel][value=sms]").length`); n != 1 {
+		t.Error("after switching to email there is no way back to a text message")
+	}
 	b.Check("verify-sent-by-email")
 	email := r.emailCode(t, "anna@acme.test", 1)
 
 	// Two more wrong codes: three in a row show the responsible person.
-	for range 2 {
-		b.Do(chromedp.SetValue(chromedp.ID("code"), other(email)), chromedp.Click(chromedp.CSS("main form button[type=submit]")),
-			chromedp.WaitVisible(chromedp.CSS(".error-summary")))
+	for _, next := range []string{"You have 2 attempts left", "You have 1 attempt left"} {
+		b.Do(chromedp.SetValue(chromedp.ID("code"), other(email)), chromedp.Click(chromedp.CSS("main form button[type=submit]")))
+		waitForText(t, b, next)
 	}
 	if c := b.Text(".contact-box"); !strings.Contains(c, "Rita Berg") || !strings.Contains(c, "rita@acme.test") {
 		t.Errorf("contact after 3 wrong codes: %q", c)
@@ -352,38 +374,73 @@ func TestHostedPageInABrowser(t *testing.T) {
 		t.Fatal("a tampered result verified")
 	}
 
-	// An expired code, on a server whose codes live 2 seconds.
+	// Three wrong codes void the code: the page says to get a new one,
+	// with that as its main action, and the error summary links to it.
+	ben := start(r.users["Ben Kalns"])
+	benCode := smsCode(t, r.twilio, "+37120000003", 0)
+	b.Do(chromedp.Navigate(ben["verify_url"].(string)), chromedp.WaitVisible(chromedp.ID("code")))
+	for _, next := range []string{"You have 2 attempts left", "You have 1 attempt left", "Request a new code"} {
+		b.Do(chromedp.SetValue(chromedp.ID("code"), other(benCode)), chromedp.Click(chromedp.CSS("main form button[type=submit]")))
+		waitForText(t, b, next)
+	}
+	if h := b.Text("h1"); h != "Request a new code" {
+		t.Errorf("after 3 wrong codes the heading is %q", h)
+	}
+	if n := browsertest.Eval[int](b, `document.querySelectorAll("#code").length`); n != 0 {
+		t.Error("the void code's field is still there")
+	}
+	b.Check("verify-void")
+	b.Do(chromedp.WaitVisible(chromedp.CSS(`#resend ~ .button-group form:first-child button.button:not(.button-secondary)`)))
+	// Cancel sign-in goes back to the platform, saying so.
+	b.Do(chromedp.Click(chromedp.CSS(".cancel a")), chromedp.WaitVisible(chromedp.CSS("h1")))
+	select {
+	case back := <-r.returned:
+		if u, _ := url.Parse(back); u.Query().Get("twostep_error") != "cancelled" || u.Query().Get("state") != "abc" {
+			t.Errorf("Cancel sign-in went to %s", back)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("Cancel sign-in did not go back to the platform; the browser is at %s", b.URL())
+	}
+
+	// A page left open past its code's time shows the expired state by
+	// itself, with a new code as its main action (codes live 2 seconds on
+	// this server).
 	short := newConsoleRig(t, "TWOSTEP_CODE_TTL=2s")
-	ben := short.api.must(201, "POST", "/v1/companies/"+short.company+"/users/"+short.users["Ben Kalns"]+"/challenges",
+	dace0 := short.api.must(201, "POST", "/v1/companies/"+short.company+"/users/"+short.users["Dace Liepa"]+"/challenges",
 		map[string]any{"app": "web", "return_url": short.returnTo + "/signed-in"})
-	time.Sleep(2500 * time.Millisecond)
-	b.Do(chromedp.Navigate(ben["verify_url"].(string)), chromedp.WaitVisible(chromedp.CSS("h1")))
-	if !strings.Contains(b.Text("main"), "has expired. Request a new code.") {
+	b.Do(chromedp.Navigate(dace0["verify_url"].(string)), chromedp.WaitVisible(chromedp.ID("code")))
+	providertest.WaitFor(t, 10*time.Second, "the page to show its code expired", func() bool {
+		h, err := browsertest.TryEval[string](b, `document.querySelector("h1") ? document.querySelector("h1").textContent : ""`)
+		return err == nil && h == "Your code has expired"
+	})
+	if !strings.Contains(b.Text("main"), "has expired.") || browsertest.Eval[int](b, `document.querySelectorAll("#code").length`) != 0 {
 		t.Errorf("expired: %q", b.Text("main"))
 	}
 	b.Check("verify-expired")
 	short.srv.stop(t)
 
-	// A locked user: the form is gone; the page says until when.
+	// A locked user: nine wrong codes through the API, the tenth on the
+	// page. The form is gone; the page says until when, and nothing else.
 	dace := r.users["Dace Liepa"]
-	page := start(dace)
-	for failures := 0; failures < 10; {
-		c := page
-		if failures > 0 {
-			c = start(dace)
-		}
-		code := smsCode(t, r.twilio, "+37120000004", failures/3)
-		for i := 0; i < 3 && failures < 10; i++ {
-			r.api.call("POST", "/v1/challenges/"+c["id"].(string)+"/verify", map[string]any{"code": other(code)})
+	var page map[string]any
+	for failures, sent := 0, 0; failures < 9; sent++ {
+		page = start(dace)
+		code := smsCode(t, r.twilio, "+37120000004", sent)
+		for i := 0; i < 3 && failures < 9; i++ {
+			r.api.call("POST", "/v1/challenges/"+page["id"].(string)+"/verify", map[string]any{"code": other(code)})
 			failures++
 		}
 	}
-	b.Do(chromedp.Navigate(page["verify_url"].(string)), chromedp.WaitVisible(chromedp.CSS("h1")))
-	if h := b.Text("h1"); h != "Sign-in is paused" || !strings.Contains(b.Text("main"), "until") {
+	page = start(dace)
+	b.Do(chromedp.Navigate(page["verify_url"].(string)), chromedp.WaitVisible(chromedp.ID("code")),
+		chromedp.SetValue(chromedp.ID("code"), "000000"), chromedp.Click(chromedp.CSS("main form button[type=submit]")),
+		chromedp.WaitNotPresent(chromedp.ID("code")))
+	if h := b.Text("h1"); h != "Sign-in is paused" || !strings.Contains(b.Text("main"), "until") ||
+		strings.Contains(b.Text("main"), "Request a new code") {
 		t.Errorf("locked: %q %q", h, b.Text("main"))
 	}
-	if n := browsertest.Eval[int](b, `document.querySelectorAll("#code").length`); n != 0 {
-		t.Error("the locked page still has the code field")
+	if title := browsertest.Eval[string](b, "document.title"); !strings.HasPrefix(title, "Sign-in is paused") {
+		t.Errorf("the locked page's title is %q", title)
 	}
 	b.Check("verify-locked")
 	r.srv.stop(t)

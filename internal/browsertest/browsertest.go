@@ -89,6 +89,7 @@ func Start(t testing.TB) *Browser {
 		artifacts = filepath.Join(repoRoot(), "test-artifacts")
 	}
 	dir := filepath.Join(artifacts, sanitize(t.Name()))
+	os.RemoveAll(dir) // only this run's screenshots, numbered from 1
 	os.MkdirAll(dir, 0o755)
 	return &Browser{Ctx: ctx, t: t, axe: string(axe), artifacts: dir}
 }
@@ -165,11 +166,23 @@ type axeResult struct {
 	Passes []json.RawMessage `json:"passes"`
 }
 
-// Check takes a screenshot of the page state and runs axe-core on it,
-// failing the test on any violation of AxeTags.
+// narrowWidth is the width every state must fit without scrolling
+// sideways: a phone, or 1280 px at 400 % zoom (WCAG 1.4.10).
+const narrowWidth = 320
+
+// Check takes screenshots of the page state at the browser's width and
+// at 320 px, runs axe-core on it, and fails the test on any violation of
+// AxeTags, on anything that scrolls sideways at 320 px (the page or a
+// region in it), and on an error summary link to nothing.
 func (b *Browser) Check(state string) {
 	b.t.Helper()
 	b.Screenshot(state)
+	if broken := Eval[[]string](b, `Array.from(document.querySelectorAll(".error-summary a[href^='#']"))
+		.filter(a => !document.getElementById(decodeURIComponent(a.getAttribute("href").slice(1))))
+		.map(a => a.textContent.trim())`); len(broken) > 0 {
+		b.t.Errorf("%s: the error summary links to nothing: %q", state, broken)
+	}
+	b.checkNarrow(state)
 	if !Get(b, chromedp.Evaluate[bool](`typeof window.axe === "object"`)) {
 		b.Do(chromedp.Evaluate[chromedp.Void](b.axe))
 	}
@@ -186,6 +199,31 @@ func (b *Browser) Check(state string) {
 			where = append(where, fmt.Sprint(n.Target)+" "+clip(n.HTML, 160))
 		}
 		b.t.Errorf("axe, %s: %s (%s):\n  %s", state, v.ID, v.Help, strings.Join(where, "\n  "))
+	}
+}
+
+// checkNarrow looks at the page at 320 px: a screenshot, and whether the
+// page or any region in it scrolls sideways. The width is then restored.
+func (b *Browser) checkNarrow(state string) {
+	b.t.Helper()
+	w, h := Eval[int](b, "window.innerWidth"), Eval[int](b, "window.innerHeight")
+	b.Do(chromedp.EmulateViewport(narrowWidth, 640))
+	wide := Eval[[]string](b, `(function () {
+		var out = [];
+		if (document.documentElement.scrollWidth > window.innerWidth + 1) { out.push("the page (" + document.documentElement.scrollWidth + " px)"); }
+		document.querySelectorAll("body *").forEach(function (el) {
+			var cs = getComputedStyle(el);
+			if ((cs.overflowX === "auto" || cs.overflowX === "scroll") && el.scrollWidth > el.clientWidth + 1 && el.getClientRects().length) {
+				out.push(el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + (el.className ? "." + String(el.className).split(" ").join(".") : "") +
+					" (" + el.scrollWidth + " px in " + el.clientWidth + ")");
+			}
+		});
+		return out;
+	})()`)
+	b.Screenshot(state + "-320px")
+	b.Do(chromedp.EmulateViewport(int64(w), int64(h)))
+	if len(wide) > 0 {
+		b.t.Errorf("%s at %d px scrolls sideways: %s", state, narrowWidth, strings.Join(wide, ", "))
 	}
 }
 
@@ -206,6 +244,14 @@ func (b *Browser) Text(sel string) string {
 func Eval[T any](b *Browser, js string) T {
 	b.t.Helper()
 	return Get(b, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
+}
+
+// TryEval evaluates a JavaScript expression and returns its error rather
+// than failing the test: for polling a page that may be navigating.
+func TryEval[T any](b *Browser, js string) (T, error) {
+	ctx, cancel := context.WithTimeout(b.Ctx, 5*time.Second)
+	defer cancel()
+	return chromedp.Run(ctx, chromedp.Evaluate[T](js))
 }
 
 // URL returns the page's address.

@@ -10,103 +10,6 @@ import (
 	"github.com/twostep/twostep/internal/twostep"
 )
 
-// codeStep is the data of the shared code component.
-type codeStep struct {
-	View         twostep.ChallengeView
-	Action       string
-	ResendAction string
-	Code         string // what was typed, shown back after an error
-	CodeError    string
-	ResendError  string
-	ExpiresIn    time.Duration
-	Wait         time.Duration // until a new code may be sent
-	Expired      bool
-	Void         bool
-	Forever      bool // locked until an admin unlocks
-	CanResend    bool
-	EmailInstead bool
-}
-
-// setErrors puts a page's errors beside the code field or the resend
-// buttons.
-func (st *codeStep) setErrors(errs []fieldError) {
-	for _, e := range errs {
-		switch e.Field {
-		case "code":
-			st.CodeError = e.Message
-		case "resend":
-			st.ResendError = e.Message
-		}
-	}
-}
-
-// newCodeStep reads a challenge at now for the code component.
-func newCodeStep(v twostep.ChallengeView, now time.Time, action, resend string) codeStep {
-	st := codeStep{View: v, Action: action, ResendAction: resend,
-		ExpiresIn: v.CodeExpiresAt.Sub(now), Expired: v.Status == twostep.StatusExpired,
-		Void:    v.Status == twostep.StatusPending && v.AttemptsRemaining == 0,
-		Forever: v.LockedUntil.Year() >= 9999, CanResend: !v.ResendAvailableAt.IsZero()}
-	if st.ExpiresIn < 0 {
-		st.ExpiresIn = 0
-	}
-	if w := v.ResendAvailableAt.Sub(now); w > 0 {
-		st.Wait = w.Round(time.Second)
-	}
-	for _, c := range v.ChannelsAvailable {
-		if c == twostep.ChannelEmail && v.Channel == twostep.ChannelSMS {
-			st.EmailInstead = true
-		}
-	}
-	return st
-}
-
-// codeError words a refused code for the person who typed it.
-func codeError(err error, v twostep.ChallengeView) string {
-	e := twostep.AsError(err)
-	switch e.Code {
-	case twostep.CodeInvalidValue:
-		return e.Message // from NormalizeCode, already in the page's words
-	case twostep.CodeExpired:
-		if !v.CreatedAt.IsZero() && !time.Now().Before(v.CreatedAt.Add(twostep.ChallengeLifetime)) {
-			return "This sign-in has expired. Go back and sign in again."
-		}
-		return "That code has expired. Request a new code."
-	case twostep.CodeVoid:
-		return "That code can no longer be used. Request a new code."
-	case twostep.CodeLocked:
-		return "Sign-in is paused after too many wrong codes."
-	case twostep.CodeAlreadyUsed:
-		return "This sign-in is already complete."
-	}
-	return "Something went wrong on our side. Try again in a moment."
-}
-
-// wrongCode words a rejected code, with the attempts left.
-func wrongCode(v twostep.ChallengeView) string {
-	switch v.AttemptsRemaining {
-	case 0:
-		return "That code is not correct. Request a new code."
-	case 1:
-		return "That code is not correct. You have 1 attempt left."
-	}
-	return "That code is not correct. You have " + plural(v.AttemptsRemaining, "attempt", "attempts") + " left."
-}
-
-// resendError words a refused resend.
-func resendError(err error) string {
-	e := twostep.AsError(err)
-	switch e.Code {
-	case twostep.CodeRateLimited:
-		if e.RetryAfter > 0 && e.RetryAfter < time.Hour {
-			return "You can request a new code in " + inWords(e.RetryAfter) + "."
-		}
-		return "No more codes can be sent for now. Try again later."
-	case twostep.CodeInvalidValue:
-		return "A code cannot be sent that way for this sign-in."
-	}
-	return codeError(err, twostep.ChallengeView{})
-}
-
 // loginForm is the sign-in page's data.
 type loginForm struct{ Email string }
 
@@ -171,14 +74,16 @@ func (s *Server) loginCodePage(w http.ResponseWriter, r *http.Request) {
 		seeOther(w, r, "/admin/login?m=expired")
 		return
 	}
-	s.renderLoginCode(w, r, http.StatusOK, v, page{})
+	s.renderLoginCode(w, r, http.StatusOK, v, page{}, "")
 }
 
-func (s *Server) renderLoginCode(w http.ResponseWriter, r *http.Request, status int, v twostep.ChallengeView, p page) {
-	st := newCodeStep(v, time.Now(), "/admin/login/code", "/admin/login/resend")
-	st.Code = r.PostFormValue("code")
-	st.setErrors(p.Errors)
-	p.Title, p.Data = "Enter your code", st
+// renderLoginCode shows the console's code step; typed is the code to
+// show back (after a mistake of form, not after a wrong code).
+func (s *Server) renderLoginCode(w http.ResponseWriter, r *http.Request, status int, v twostep.ChallengeView, p page, typed string) {
+	st := newCodeStep(v, time.Now(), "/admin/login/code", "/admin/login/code", "/admin/login/resend", "/admin/login")
+	p.Errors = st.place(p.Errors)
+	st.Code = typed
+	p.Title, p.Data = st.Heading(), st
 	s.render(w, r, status, "login_code", p)
 }
 
@@ -196,14 +101,24 @@ func (s *Server) loginCodeSubmit(w http.ResponseWriter, r *http.Request) {
 			seeOther(w, r, "/admin/login?m=expired")
 			return
 		}
-		s.renderLoginCode(w, r, http.StatusUnprocessableEntity, v, page{Errors: []fieldError{{"code", codeError(err, v)}}})
+		s.renderLoginCode(w, r, http.StatusUnprocessableEntity, v, page{Errors: []fieldError{{"code", codeError(err, v)}}}, typedBack(r, err))
 	case token == "":
-		s.renderLoginCode(w, r, http.StatusUnprocessableEntity, v, page{Errors: []fieldError{{"code", wrongCode(v)}}})
+		s.renderLoginCode(w, r, http.StatusUnprocessableEntity, v, page{Errors: []fieldError{{"code", wrongCode(v)}}}, "")
 	default:
 		clearCookie(w, pendingCookie)
 		setCookie(w, sessionCookie, token)
 		seeOther(w, r, "/admin/2fa")
 	}
+}
+
+// typedBack is the code to show back in the field after err: what was
+// typed when it was not a code at all (too short, not digits), so that it
+// can be mended; nothing after a wrong code, which is no use to keep.
+func typedBack(r *http.Request, err error) string {
+	if isCode(err, twostep.CodeInvalidValue) {
+		return r.PostFormValue("code")
+	}
+	return ""
 }
 
 // isCode reports whether err is a *twostep.Error with code.
@@ -217,13 +132,13 @@ func (s *Server) loginResend(w http.ResponseWriter, r *http.Request) {
 	v, err := s.svc.SignInResend(r.Context(), pending, twostep.Channel(r.PostFormValue("channel")))
 	if err != nil {
 		if v, cerr := s.svc.SignInChallenge(r.Context(), pending); cerr == nil {
-			s.renderLoginCode(w, r, http.StatusTooManyRequests, v, page{Errors: []fieldError{{"resend", resendError(err)}}})
+			s.renderLoginCode(w, r, http.StatusTooManyRequests, v, page{Errors: []fieldError{{"resend", resendError(err)}}}, "")
 			return
 		}
 		seeOther(w, r, "/admin/login?m=expired")
 		return
 	}
-	s.renderLoginCode(w, r, http.StatusOK, v, page{Banner: "We’ve sent you a new code."})
+	s.renderLoginCode(w, r, http.StatusOK, v, page{Banner: "We’ve sent you a new code."}, "")
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {

@@ -59,7 +59,7 @@ func activityChart(days []twostep.DayStats) template.HTML {
 	}
 	b.WriteString(`</div>`)
 
-	b.WriteString(`<details class="details"><summary class="details-summary">Show the numbers</summary><div class="table-wrap" role="region" aria-label="Daily sign-in activity" tabindex="0"><table class="table table-compact"><caption class="visually-hidden">Daily sign-in activity</caption><thead><tr><th scope="col">Day</th>`)
+	b.WriteString(`<details class="details"><summary class="details-summary">Show the numbers</summary><div class="table-wrap" role="region" aria-label="Daily sign-in activity" tabindex="0"><table class="table table-compact table-stack"><caption class="visually-hidden">Daily sign-in activity</caption><thead><tr><th scope="col">Day</th>`)
 	for _, s := range series {
 		fmt.Fprintf(&b, `<th scope="col" class="numeric">%s</th>`, template.HTMLEscapeString(s.name))
 	}
@@ -68,7 +68,7 @@ func activityChart(days []twostep.DayStats) template.HTML {
 		d := days[i]
 		fmt.Fprintf(&b, `<tr><th scope="row">%s</th>`, dayLabel(d.Day))
 		for _, s := range series {
-			fmt.Fprintf(&b, `<td class="numeric">%d</td>`, s.value(d))
+			fmt.Fprintf(&b, `<td class="numeric" data-label="%s">%d</td>`, template.HTMLEscapeString(s.name), s.value(d))
 		}
 		b.WriteString(`</tr>`)
 	}

@@ -26,21 +26,26 @@ func returnOrigin(raw string) string {
 	return u.Scheme + "://" + u.Host
 }
 
-// renderVerify shows the hosted page for a challenge.
-func (s *Server) renderVerify(w http.ResponseWriter, r *http.Request, status int, pg twostep.Page, p page) {
+// renderVerify shows the hosted page for a challenge; typed is the code
+// to show back (after a mistake of form, not after a wrong code).
+func (s *Server) renderVerify(w http.ResponseWriter, r *http.Request, status int, pg twostep.Page, p page, typed string) {
 	token := r.PathValue("token")
 	v := pg.Challenge
+	cancel := ""
+	if v.ReturnURL != "" {
+		cancel = withQuery(v.ReturnURL, "twostep_error", "cancelled")
+	}
 	d := verifyData{Company: pg.Company.Name,
-		Step: newCodeStep(v, time.Now(), "/verify/"+token, "/verify/"+token+"/resend")}
-	d.Step.setErrors(p.Errors)
-	d.Step.Code = r.PostFormValue("code")
+		Step: newCodeStep(v, time.Now(), "/verify/"+token, "/verify/"+token, "/verify/"+token+"/resend", cancel)}
+	p.Errors = d.Step.place(p.Errors)
+	d.Step.Code = typed
 	if v.Status == twostep.StatusApproved {
 		d.Done = true
 		if pg.Result != "" {
 			d.ReturnURL = twostep.ResultURL(v.ReturnURL, pg.Result)
 		}
 	}
-	p.Title, p.Data, p.NoHeader = "Enter your code", d, true
+	p.Title, p.Data, p.NoHeader = d.Step.Heading(), d, true
 	if d.Done {
 		p.Title = "You’re signed in"
 	}
@@ -53,7 +58,7 @@ func (s *Server) verifyPage(w http.ResponseWriter, r *http.Request) {
 		s.verifyInvalid(w, r, err)
 		return
 	}
-	s.renderVerify(w, r, http.StatusOK, pg, page{})
+	s.renderVerify(w, r, http.StatusOK, pg, page{}, "")
 }
 
 func (s *Server) verifySubmit(w http.ResponseWriter, r *http.Request) {
@@ -64,17 +69,17 @@ func (s *Server) verifySubmit(w http.ResponseWriter, r *http.Request) {
 		s.verifyInvalid(w, r, err)
 	case err != nil:
 		s.metrics.Verifications.WithLabelValues("refused").Inc()
-		s.renderVerify(w, r, http.StatusUnprocessableEntity, pg, page{Errors: []fieldError{{"code", codeError(err, pg.Challenge)}}})
+		s.renderVerify(w, r, http.StatusUnprocessableEntity, pg, page{Errors: []fieldError{{"code", codeError(err, pg.Challenge)}}}, typedBack(r, err))
 	case result == twostep.ResultRejected:
 		s.metrics.Verifications.WithLabelValues(string(result)).Inc()
-		s.renderVerify(w, r, http.StatusUnprocessableEntity, pg, page{Errors: []fieldError{{"code", wrongCode(pg.Challenge)}}})
+		s.renderVerify(w, r, http.StatusUnprocessableEntity, pg, page{Errors: []fieldError{{"code", wrongCode(pg.Challenge)}}}, "")
 	default:
 		s.metrics.Verifications.WithLabelValues(string(result)).Inc()
 		if pg.Result != "" {
 			seeOther(w, r, twostep.ResultURL(pg.Challenge.ReturnURL, pg.Result))
 			return
 		}
-		s.renderVerify(w, r, http.StatusOK, pg, page{})
+		s.renderVerify(w, r, http.StatusOK, pg, page{}, "")
 	}
 }
 
@@ -84,9 +89,9 @@ func (s *Server) verifyResend(w http.ResponseWriter, r *http.Request) {
 	case pg.Challenge.ID == "":
 		s.verifyInvalid(w, r, err)
 	case err != nil:
-		s.renderVerify(w, r, http.StatusTooManyRequests, pg, page{Errors: []fieldError{{"resend", resendError(err)}}})
+		s.renderVerify(w, r, http.StatusTooManyRequests, pg, page{Errors: []fieldError{{"resend", resendError(err)}}}, "")
 	default:
-		s.renderVerify(w, r, http.StatusOK, pg, page{Banner: "We’ve sent you a new code."})
+		s.renderVerify(w, r, http.StatusOK, pg, page{Banner: "We’ve sent you a new code."}, "")
 	}
 }
 

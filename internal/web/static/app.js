@@ -49,6 +49,23 @@
     el.textContent = time.trim() + (zone ? " (" + zone + ")" : "");
   });
 
+  // A code's time: the words follow it, and when it is up the page is
+  // read again, so that it shows the expired state and its next step
+  // rather than a form for a code that no longer works. The time left
+  // comes from the server, so the reader's clock does not matter.
+  $$("[data-expires-in-seconds]").forEach(function (box) {
+    var end = Date.now() + Number(box.dataset.expiresInSeconds) * 1000;
+    var text = $("[data-expires-in]", box);
+    function tick() {
+      var left = Math.ceil((end - Date.now()) / 1000);
+      if (left <= 0) { location.assign(box.dataset.expiredPage); return; }
+      var m = Math.round(left / 60);
+      text.textContent = left < 60 ? (left === 1 ? "1 second" : left + " seconds") : (m === 1 ? "1 minute" : m + " minutes");
+      setTimeout(tick, left <= 60 ? 1000 : 15000);
+    }
+    setTimeout(tick, 1000);
+  });
+
   // The resend countdown: the words change every second, but screen
   // readers hear only its end, once.
   $$("[data-countdown-until]").forEach(function (box) {
