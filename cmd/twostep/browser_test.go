@@ -188,13 +188,61 @@ func TestConsoleInABrowser(t *testing.T) {
 	if a := b.Active(); a != "tab-defaults-tab" {
 		t.Errorf("ArrowRight on the first tab focused %q", a)
 	}
+	if n := browsertest.Eval[int](b, `document.querySelectorAll("#tab-defaults input[role=switch]").length`); n != 2 ||
+		browsertest.Eval[string](b, `getComputedStyle(document.getElementById("default-web")).appearance`) != "none" {
+		t.Error("the default settings are not drawn as switches")
+	}
 	b.Check("settings-defaults")
+	// The Audit log tab shows the switch just turned off, without a reload.
 	b.Do(chromedp.KeyEvent(kb.ArrowRight))
+	waitForTextIn(t, b, "#tab-audit", "Turned off 2FA for Anna Ozola in the Manager app")
 	b.Check("settings-audit")
 	b.Do(chromedp.KeyEvent(kb.Escape))
 	if a := b.Active(); a != "Settings" {
 		t.Errorf("after Escape, focus is on %q, want the Settings button", a)
 	}
+
+	// At 1280x800 the window keeps one size over its tabs, and each
+	// tab's Save is in view.
+	b.Do(chromedp.EmulateViewport(1280, 800), chromedp.Click(chromedp.CSS(`[aria-label="Settings"]`)),
+		chromedp.WaitVisible(chromedp.ID("tab-general-tab")))
+	var heights []int
+	for _, tab := range []string{"general", "defaults", "audit"} {
+		b.Do(chromedp.Click(chromedp.ID("tab-" + tab + "-tab")))
+		heights = append(heights, browsertest.Eval[int](b, `document.getElementById("settings-dialog").getBoundingClientRect().height`))
+		if tab == "audit" {
+			continue
+		}
+		if !browsertest.Eval[bool](b, `(function(){var r = document.querySelector("#tab-`+tab+` button[type=submit]").getBoundingClientRect();
+			var d = document.getElementById("settings-dialog").getBoundingClientRect(); return r.top >= d.top && r.bottom <= d.bottom && r.bottom <= innerHeight})()`) {
+			t.Errorf("at 1280x800 the %s tab's Save button is out of view", tab)
+		}
+	}
+	if heights[0] != heights[1] || heights[1] != heights[2] {
+		t.Errorf("the window's height changes between tabs: %v", heights)
+	}
+
+	// Closing with a change not saved asks, in the window's own dialog;
+	// Escape there keeps editing; discarding puts the saved value back.
+	b.Do(chromedp.Click(chromedp.ID("tab-general-tab")),
+		chromedp.SendKeys(chromedp.ID("contact-name"), " (not saved)"), chromedp.Click(chromedp.CSS("#settings-dialog [data-close]")),
+		chromedp.WaitVisible(chromedp.ID("confirm-discard")))
+	if role := browsertest.Eval[string](b, `document.getElementById("confirm-discard").getAttribute("role")`); role != "alertdialog" || b.Active() != "Keep editing" {
+		t.Errorf("the question: role %q, focus on %q", role, b.Active())
+	}
+	b.Check("settings-discard")
+	b.Do(chromedp.KeyEvent(kb.Escape), chromedp.WaitNotVisible(chromedp.ID("confirm-discard")))
+	b.Do(chromedp.KeyEvent(kb.Escape), chromedp.WaitVisible(chromedp.ID("confirm-discard")))
+	if !browsertest.Eval[bool](b, `document.getElementById("settings-dialog").open`) {
+		t.Error("a second Escape closed the window with changes not saved")
+	}
+	b.Do(chromedp.Click(chromedp.CSS("[data-discard]")), chromedp.WaitNotVisible(chromedp.ID("settings-dialog")),
+		chromedp.Click(chromedp.CSS(`[aria-label="Settings"]`)), chromedp.WaitVisible(chromedp.ID("contact-name")))
+	if v := browsertest.Eval[string](b, `document.getElementById("contact-name").value`); v != "Rita Berg" {
+		t.Errorf("after discarding, the name field holds %q, want the saved Rita Berg", v)
+	}
+	b.Do(chromedp.Click(chromedp.CSS("#settings-dialog [data-close]")), chromedp.WaitNotVisible(chromedp.ID("settings-dialog")),
+		chromedp.EmulateViewport(1280, 900))
 
 	// General settings: SMS first. The save reopens the window with its
 	// success message.
@@ -204,6 +252,11 @@ func TestConsoleInABrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#settings-dialog .banner`)))
 	if s := b.Text("#settings-dialog .banner"); !strings.Contains(s, "General settings saved") {
 		t.Errorf("after saving: %q", s)
+	}
+	if !browsertest.Eval[bool](b, `(function(){var el = document.activeElement, r = el.getBoundingClientRect(),
+		h = document.querySelector("#settings-dialog .dialog-header").getBoundingClientRect();
+		return el.matches("[data-saved][role=status]") && r.top >= h.bottom && r.bottom <= innerHeight})()`) {
+		t.Errorf("the saved message is not focused in view below the window's header (focus on %q)", b.Active())
 	}
 	b.Check("settings-saved")
 	// Default settings: new users get no Web application 2FA.
@@ -274,6 +327,16 @@ func waitForText(t *testing.T, b *browsertest.Browser, text string) {
 	t.Helper()
 	providertest.WaitFor(t, 10*time.Second, "the page to say "+text, func() bool {
 		got, err := browsertest.TryEval[string](b, `document.querySelector("main") ? document.querySelector("main").innerText : ""`)
+		return err == nil && strings.Contains(got, text)
+	})
+}
+
+// waitForTextIn waits, for at most 10 seconds, until the element at sel
+// says text.
+func waitForTextIn(t *testing.T, b *browsertest.Browser, sel, text string) {
+	t.Helper()
+	providertest.WaitFor(t, 10*time.Second, sel+" to say "+text, func() bool {
+		got, err := browsertest.TryEval[string](b, `document.querySelector(`+"`"+sel+"`"+`) ? document.querySelector(`+"`"+sel+"`"+`).innerText : ""`)
 		return err == nil && strings.Contains(got, text)
 	})
 }

@@ -266,5 +266,12 @@ func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request) {
 	if strings.Contains(base, "?") {
 		sep = "&"
 	}
-	seeOther(w, r, base+sep+"saved="+section+"&tab="+section+"#tab-"+section)
+	// The settings page (without JavaScript) goes to the saved section;
+	// the window opens on its tab, where the script puts focus on the
+	// message (a fragment would take focus to the panel instead).
+	frag := "#tab-" + section
+	if strings.HasPrefix(base, "/admin/2fa?") {
+		frag = ""
+	}
+	seeOther(w, r, base+sep+"saved="+section+"&tab="+section+frag)
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -172,4 +173,24 @@ func (s *Server) auditExport(w http.ResponseWriter, r *http.Request) {
 	if err := s.streamAudit(w, r, c.Caller, c.Company.ID, f, "csv"); err != nil {
 		http.Error(w, "The audit log could not be exported.", http.StatusServiceUnavailable)
 	}
+}
+
+// auditLatest serves the settings window's Audit log tab: the latest
+// events as a table alone, which the window reads each time the tab
+// opens, so that a change made since the page loaded is there.
+func (s *Server) auditLatest(w http.ResponseWriter, r *http.Request) {
+	c, _ := s.console(r)
+	events, _, err := s.svc.AuditEvents(r.Context(), c.Caller, c.Company.ID, twostep.AuditFilter{Limit: recentEvents})
+	if err != nil {
+		s.consoleUnavailable(w, r, err)
+		return
+	}
+	var b bytes.Buffer
+	if err := s.pages["settings"].ExecuteTemplate(&b, "audit-table", auditTable{Events: events,
+		Caption: "Latest changes", HideCaption: true}); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Write(b.Bytes())
 }

@@ -167,6 +167,7 @@ func (s *Server) routes() {
 	s.handleFunc("POST /admin/2fa/settings/{section}", s.requireConsole(s.saveSettings))
 	s.handleFunc("POST /admin/2fa/users/{user}/twofa/{app}", s.requireConsole(s.switchTwoFA))
 	s.handleFunc("GET /admin/2fa/audit", s.requireConsole(s.auditPage))
+	s.handleFunc("GET /admin/2fa/audit/latest", s.requireConsole(s.auditLatest))
 	s.handleFunc("GET /admin/2fa/audit/export", s.requireConsole(s.auditExport))
 }
 

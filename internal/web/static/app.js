@@ -105,44 +105,92 @@
   }
   $$("dialog").forEach(trapFocus);
 
-  // The settings window: a native dialog with tabs.
+  // The settings window: a native dialog with tabs. Closing it with
+  // changes not saved asks first, in a dialog of its own: discarding puts
+  // the forms back as they were loaded; keeping goes back to editing.
   var dialog = document.getElementById("settings-dialog");
   if (dialog && typeof dialog.showModal === "function") {
     var opener = $("[data-opens='settings-dialog']");
-    var tabs = setUpTabs($("[data-tabs]", dialog));
-    var dirty = false;
-    $$("form[data-dirty-check]", dialog).forEach(function (form) {
+    var tabs = setUpTabs($("[data-tabs]", dialog), loadAuditTab);
+    var forms = $$("form[data-dirty-check]", dialog);
+    var confirmDiscard = document.getElementById("confirm-discard");
+    var dirty = false, closing = false, returnTo = null;
+    forms.forEach(function (form) {
       form.addEventListener("input", function () { dirty = true; });
       form.addEventListener("change", function () { dirty = true; });
       form.addEventListener("submit", function () { dirty = false; });
     });
-    var mayClose = function () {
-      return !dirty || window.confirm("Discard the changes you have not saved?");
+    var close = function () { closing = true; dialog.close(); closing = false; };
+    var askToDiscard = function () {
+      returnTo = document.activeElement;
+      confirmDiscard.returnValue = "";
+      confirmDiscard.showModal();
+      $("[data-keep-editing]", confirmDiscard).focus();
     };
+    var mayClose = function () {
+      if (!dirty) { close(); return; }
+      askToDiscard();
+    };
+    $("[data-keep-editing]", confirmDiscard).addEventListener("click", function () { confirmDiscard.close("keep"); });
+    $("[data-discard]", confirmDiscard).addEventListener("click", function () { confirmDiscard.close("discard"); });
+    // However the question closes — a button, Escape, the browser — only
+    // "Discard changes" discards.
+    confirmDiscard.addEventListener("close", function () {
+      if (confirmDiscard.returnValue === "discard") {
+        forms.forEach(function (form) { form.reset(); });
+        dirty = false;
+        close();
+        return;
+      }
+      var back = returnTo && dialog.contains(returnTo) ? returnTo : $("[role=tab][aria-selected=true]", dialog);
+      if (back) { back.focus(); }
+    });
     opener.addEventListener("click", function (e) {
       e.preventDefault();
       dialog.showModal();
       var selected = tabs && $("[role=tab][aria-selected=true]", dialog);
       if (selected) { selected.focus(); }
+      if (tabs) { tabs.refresh(); }
     });
-    $("[data-close]", dialog).addEventListener("click", function () {
-      if (mayClose()) { dirty = false; dialog.close(); }
-    });
+    $("[data-close]", dialog).addEventListener("click", mayClose);
     dialog.addEventListener("cancel", function (e) {
-      if (!mayClose()) { e.preventDefault(); } else { dirty = false; }
+      if (dirty) { e.preventDefault(); askToDiscard(); }
     });
-    dialog.addEventListener("close", function () { opener.focus(); });
+    // A browser may close the window on Escape whatever the page says:
+    // with changes not saved, it opens again and asks.
+    dialog.addEventListener("close", function () {
+      if (dirty && !closing) { dialog.showModal(); askToDiscard(); return; }
+      opener.focus();
+    });
     if (dialog.dataset.openOnLoad !== undefined) {
       if (tabs && dialog.dataset.openOnLoad) { tabs.select(dialog.dataset.openOnLoad); }
       dialog.showModal();
-      var first = $("[data-error-summary], .banner", dialog);
-      if (first && first.hasAttribute("tabindex")) { first.focus(); }
+      var first = $("[data-error-summary], [data-saved]", dialog);
+      if (first) { first.focus(); first.scrollIntoView({ block: "nearest" }); }
     }
+  }
+
+  // The Audit log tab reads its latest events each time it opens.
+  function loadAuditTab(panel) {
+    var box = $("[data-audit-latest]", panel);
+    if (!box) { return; }
+    fetch(box.dataset.auditLatest, { credentials: "same-origin", headers: { "Accept": "text/html" } }).then(function (res) {
+      if (!res.ok) { throw new Error(res.status); }
+      return res.text();
+    }).then(function (html) {
+      box.innerHTML = html;
+    }).catch(function () {
+      box.innerHTML = "";
+      var p = document.createElement("p");
+      p.className = "error-message";
+      p.textContent = "The audit log could not be loaded. Try again in a moment.";
+      box.appendChild(p);
+    });
   }
 
   // Tabs in the WAI-ARIA pattern: arrows move between tabs, which select
   // as they take focus; Home and End go to the ends.
-  function setUpTabs(root) {
+  function setUpTabs(root, onShow) {
     if (!root) { return null; }
     var panels = $$("[data-tab-panel]", root);
     var list = document.createElement("div");
@@ -166,7 +214,9 @@
     });
     root.insertBefore(list, root.firstChild);
     root.classList.add("js-tabs");
+    var current = 0;
     function select(i, focus) {
+      current = i;
       buttons.forEach(function (b, j) {
         var on = i === j;
         b.setAttribute("aria-selected", String(on));
@@ -174,6 +224,7 @@
         panels[j].hidden = !on;
       });
       if (focus) { buttons[i].focus(); }
+      if (onShow) { onShow(panels[i]); }
     }
     buttons.forEach(function (b, i) {
       b.addEventListener("click", function () { select(i, true); });
@@ -192,7 +243,9 @@
     return {
       select: function (name) {
         panels.forEach(function (p, i) { if (p.id === "tab-" + name) { select(i, false); } });
-      }
+      },
+      // refresh shows the open tab again, reading what it reads anew.
+      refresh: function () { if (onShow) { onShow(panels[current]); } }
     };
   }
 
