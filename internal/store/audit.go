@@ -70,62 +70,16 @@ type auditCursor struct {
 
 // AuditEvents returns a page of a company's events, newest first.
 //
-// Each page is a walk down one index from a known seq, so it costs the
-// same at the log's start as at its end, and with ten events or ten
-// million. Time bounds become seq bounds first (time never goes back along
-// a chain), through audit_events_by_time; the query then takes only the
-// filters given, so that the planner can use the index made for them: no
-// "$2 = ” OR action = $2", which hides the index from both databases.
+// Each page is a walk down one index from a known seq (auditWhere), so it
+// costs the same at the log's start as at its end, and with ten events or
+// ten million.
 func (t *Tx) AuditEvents(ctx context.Context, companyID string, f twostep.AuditFilter) ([]twostep.AuditEvent, string, error) {
-	var before auditCursor
-	if f.Cursor != "" {
-		if err := twostep.DecodeCursor(f.Cursor, &before); err != nil {
-			return nil, "", err
-		}
+	q, err := t.auditWhere(ctx, companyID, f)
+	if err != nil || q.empty {
+		return nil, "", err
 	}
-	lo, hi := int64(1), int64(math.MaxInt64)
-	if before.Seq > 0 {
-		hi = before.Seq - 1
-	}
-	if !f.Since.IsZero() {
-		seq, err := t.auditSeqAt(ctx, `time >= $2 ORDER BY time, seq`, companyID, f.Since)
-		if err != nil || seq == 0 {
-			return nil, "", err
-		}
-		lo = max(lo, seq)
-	}
-	if !f.Until.IsZero() {
-		seq, err := t.auditSeqAt(ctx, `time < $2 ORDER BY time DESC, seq DESC`, companyID, f.Until)
-		if err != nil || seq == 0 {
-			return nil, "", err
-		}
-		hi = min(hi, seq)
-	}
-	if lo > hi {
-		return nil, "", nil
-	}
-	where := `company_id = $1 AND seq BETWEEN $2 AND $3`
-	args := []any{companyID, lo, hi}
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
-	if f.Action != "" {
-		where += ` AND action = ` + arg(string(f.Action))
-	}
-	// The time filters again, exact even for events logged before times
-	// were kept in order. "time + 0" keeps the planner off the time index
-	// here: PostgreSQL's generic plan for a prepared statement, not
-	// knowing the range is a few events wide, would sort the range's
-	// events instead of walking seq down to the first 50.
-	if !f.Since.IsZero() {
-		where += ` AND time + 0 >= ` + arg(micros(f.Since))
-	}
-	if !f.Until.IsZero() {
-		where += ` AND time + 0 < ` + arg(micros(f.Until))
-	}
-	limit := arg(f.Limit + 1)
-	query := selectAudit + ` WHERE ` + where + ` ORDER BY seq DESC LIMIT ` + limit
+	limit := q.arg(f.Limit + 1)
+	query := selectAudit + ` WHERE ` + q.where + ` ORDER BY seq DESC LIMIT ` + limit
 	if f.UserID != "" {
 		// By or about the user: two walks, one down each user index,
 		// merged. The indexes hold action and time, so the events a walk
@@ -135,10 +89,9 @@ func (t *Tx) AuditEvents(ctx context.Context, companyID string, f twostep.AuditF
 		// just the page's rows are read afterwards. SQLite is also told the
 		// indexes: without statistics it may walk the action index
 		// instead, which holds far more events than the user's.
-		user := arg(f.UserID)
 		walk := func(columns, index, userColumn string) string {
-			return `SELECT ` + columns + ` FROM audit_events` + t.d.indexedBy(index) + ` WHERE ` + where +
-				` AND ` + userColumn + ` = ` + user + ` ORDER BY seq DESC LIMIT ` + limit
+			return `SELECT ` + columns + ` FROM audit_events` + t.d.indexedBy(index) + ` WHERE ` + q.where +
+				` AND ` + userColumn + ` = ` + q.user + ` ORDER BY seq DESC LIMIT ` + limit
 		}
 		if t.d.seqOnlyWalks {
 			query = selectAudit + ` WHERE company_id = $1 AND seq IN (
@@ -153,6 +106,7 @@ func (t *Tx) AuditEvents(ctx context.Context, companyID string, f twostep.AuditF
 				ORDER BY seq DESC LIMIT ` + limit
 		}
 	}
+	args := q.args
 	rows, err := t.query(ctx, query, args...)
 	if err != nil {
 		return nil, "", t.fail(err)
@@ -167,6 +121,98 @@ func (t *Tx) AuditEvents(ctx context.Context, companyID string, f twostep.AuditF
 		next = twostep.EncodeCursor(auditCursor{events[len(events)-1].Seq})
 	}
 	return events, next, nil
+}
+
+// auditQuery is the WHERE clause of a filtered walk of a company's events
+// and its arguments; empty when the filter's time bounds hold no event.
+type auditQuery struct {
+	where string
+	args  []any
+	user  string // the argument holding the user, when the filter has one
+	empty bool
+}
+
+// arg adds an argument and returns its placeholder.
+func (q *auditQuery) arg(v any) string {
+	q.args = append(q.args, v)
+	return fmt.Sprintf("$%d", len(q.args))
+}
+
+// auditWhere turns a filter into the WHERE clause of its walk: time
+// bounds become seq bounds first (time never goes back along a chain),
+// through audit_events_by_time; the clause then takes only the filters
+// given, so that the planner can use the index made for them, not an
+// "action = $2 OR $2 is empty" that hides the index from both databases.
+func (t *Tx) auditWhere(ctx context.Context, companyID string, f twostep.AuditFilter) (auditQuery, error) {
+	var before auditCursor
+	if f.Cursor != "" {
+		if err := twostep.DecodeCursor(f.Cursor, &before); err != nil {
+			return auditQuery{}, err
+		}
+	}
+	lo, hi := int64(1), int64(math.MaxInt64)
+	if before.Seq > 0 {
+		hi = before.Seq - 1
+	}
+	if !f.Since.IsZero() {
+		seq, err := t.auditSeqAt(ctx, `time >= $2 ORDER BY time, seq`, companyID, f.Since)
+		if err != nil || seq == 0 {
+			return auditQuery{empty: true}, err
+		}
+		lo = max(lo, seq)
+	}
+	if !f.Until.IsZero() {
+		seq, err := t.auditSeqAt(ctx, `time < $2 ORDER BY time DESC, seq DESC`, companyID, f.Until)
+		if err != nil || seq == 0 {
+			return auditQuery{empty: true}, err
+		}
+		hi = min(hi, seq)
+	}
+	if lo > hi {
+		return auditQuery{empty: true}, nil
+	}
+	q := auditQuery{where: `company_id = $1 AND seq BETWEEN $2 AND $3`, args: []any{companyID, lo, hi}}
+	if f.Action != "" {
+		q.where += ` AND action = ` + q.arg(string(f.Action))
+	}
+	// The time filters again, exact even for events logged before times
+	// were kept in order. "time + 0" keeps the planner off the time index
+	// here: PostgreSQL's generic plan for a prepared statement, not
+	// knowing the range is a few events wide, would sort the range's
+	// events instead of walking seq down to the first 50.
+	if !f.Since.IsZero() {
+		q.where += ` AND time + 0 >= ` + q.arg(micros(f.Since))
+	}
+	if !f.Until.IsZero() {
+		q.where += ` AND time + 0 < ` + q.arg(micros(f.Until))
+	}
+	if f.UserID != "" {
+		q.user = q.arg(f.UserID)
+	}
+	return q, nil
+}
+
+// CountAuditEvents counts the company's events that match f (its cursor
+// aside), up to limit: a count stops there, so that it costs no more than
+// a walk of that many.
+func (t *Tx) CountAuditEvents(ctx context.Context, companyID string, f twostep.AuditFilter, limit int) (int, error) {
+	f.Cursor = ""
+	q, err := t.auditWhere(ctx, companyID, f)
+	if err != nil || q.empty {
+		return 0, err
+	}
+	lim := q.arg(limit)
+	inner := `SELECT seq FROM audit_events WHERE ` + q.where + ` LIMIT ` + lim
+	if f.UserID != "" {
+		walk := func(index, userColumn string) string {
+			return `SELECT seq FROM audit_events` + t.d.indexedBy(index) + ` WHERE ` + q.where + ` AND ` + userColumn + ` = ` + q.user
+		}
+		inner = `SELECT seq FROM (` + walk("audit_events_by_target", "target_id") + ` UNION ` +
+			walk("audit_events_by_actor", "actor_id") + `) AS by_or_about LIMIT ` + lim
+	}
+	var n int
+	err = t.queryRow(ctx, `SELECT count(*) FROM (`+inner+`) AS capped`, q.args...).Scan(&n)
+	return n, t.fail(err)
 }
 
 // auditSeqAt returns the seq of the first event in order, among the

@@ -437,6 +437,18 @@ func TestAuditEventsFilters(t *testing.T) {
 				if got := ids(tc.filter); !slices.Equal(got, tc.want) {
 					t.Fatalf("got %q, want %q", got, tc.want)
 				}
+				// The count matches the walk, and stops at its limit.
+				for _, limit := range []int{50, 1} {
+					var n int
+					err := db.View(ctx, func(tx twostep.Tx) error {
+						var err error
+						n, err = tx.CountAuditEvents(ctx, "co_a", tc.filter, limit)
+						return err
+					})
+					if want := min(len(tc.want), limit); err != nil || n != want {
+						t.Fatalf("CountAuditEvents(limit %d) = %d, %v; want %d", limit, n, err, want)
+					}
+				}
 			})
 		}
 	})

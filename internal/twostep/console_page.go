@@ -73,3 +73,58 @@ func (s *Service) ConsoleUsers(ctx context.Context, c Caller, companyID string, 
 	})
 	return out, err
 }
+
+// AuditPage is what the console's audit log page shows: a page of events,
+// how many match (up to AuditCountLimit), and the users to filter by.
+type AuditPage struct {
+	Events []AuditEvent
+	Next   string // the cursor of the next, older page; "" on the last
+	Total  int    // events matching the filter, at most AuditCountLimit
+	// TotalCapped says there are more than Total.
+	TotalCapped bool
+	Users       []User // the first MaxLimit users by name, for the filter
+}
+
+// AuditCountLimit is as far as the audit page counts the events that
+// match a filter: a count costs a walk of that many.
+const AuditCountLimit = 10_000
+
+// ConsoleAudit reads the console's audit log page in one read
+// transaction. Without a filter, the count is the chain's length, exact
+// however long.
+func (s *Service) ConsoleAudit(ctx context.Context, c Caller, companyID string, f AuditFilter) (AuditPage, error) {
+	var out AuditPage
+	var err error
+	if f.Limit, err = checkLimit(f.Limit); err != nil {
+		return out, err
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
+		return out, Invalid("until", "until must be after since")
+	}
+	err = s.view(ctx, func(tx Tx) error {
+		if _, _, err := s.company(ctx, tx, c, companyID, false); err != nil {
+			return err
+		}
+		var err error
+		if out.Events, out.Next, err = tx.AuditEvents(ctx, companyID, f); err != nil {
+			return err
+		}
+		if f.Action == "" && f.UserID == "" && f.Since.IsZero() && f.Until.IsZero() {
+			head, err := tx.AuditHead(ctx, companyID)
+			out.Total = int(head.Seq)
+			if err != nil {
+				return err
+			}
+		} else {
+			if out.Total, err = tx.CountAuditEvents(ctx, companyID, f, AuditCountLimit+1); err != nil {
+				return err
+			}
+			if out.Total > AuditCountLimit {
+				out.Total, out.TotalCapped = AuditCountLimit, true
+			}
+		}
+		out.Users, _, err = tx.Users(ctx, companyID, UserFilter{Limit: MaxLimit})
+		return err
+	})
+	return out, err
+}

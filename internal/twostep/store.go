@@ -76,6 +76,8 @@ type AuditStore interface {
 	// AuditEvents returns a page of events newest first and the cursor of
 	// the next page ("" on the last).
 	AuditEvents(ctx context.Context, companyID string, f AuditFilter) ([]AuditEvent, string, error)
+	// CountAuditEvents counts the events matching f, up to limit.
+	CountAuditEvents(ctx context.Context, companyID string, f AuditFilter, limit int) (int, error)
 	// AuditChain returns up to limit events with seq > after, oldest first.
 	AuditChain(ctx context.Context, companyID string, after int64, limit int) ([]AuditEvent, error)
 	AuditHead(ctx context.Context, companyID string) (AuditHead, error)

@@ -2,9 +2,13 @@ package web
 
 import (
 	"bytes"
+	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/twostep/twostep/internal/twostep"
@@ -17,6 +21,7 @@ type auditTable struct {
 	HideCaption bool
 	Filtered    bool // "nothing matches" rather than "nothing yet"
 	Failed      bool // "could not load"
+	Invalid     bool // the filters are wrong: their error says so, not the table
 }
 
 // option is a choice of a select.
@@ -39,9 +44,14 @@ type auditPageData struct {
 	Since, Until string
 	Chips        []chip
 	Query        template.URL // the filters' query string, for export
-	Cursor, Next string
+	Showing      string       // "Showing 51–100 of 230 events"
+	Prev, Next   template.URL // the previous and next pages' query strings
+	HasPrev      bool         // Prev is "" for the first page with no filters
 	values       url.Values
 }
+
+// auditPageSize is how many events a page of the audit log shows.
+const auditPageSize = 50
 
 // Params returns the filters' query string with a parameter set (or
 // removed with ""). url.Values encodes it, so it is safe in a link.
@@ -56,6 +66,72 @@ func (d auditPageData) Params(key, value string) template.URL {
 		q.Set(key, value)
 	}
 	return template.URL(q.Encode())
+}
+
+// pages sets the page's "Showing" line and its previous and next links.
+// A page is reached by its cursor; "back" lists the cursors of the pages
+// before it but the first, so that Previous needs no walk backwards and
+// the page knows where it starts.
+func (d *auditPageData) pages(cursor string, back []string, next string, a twostep.AuditPage) {
+	n := len(a.Events)
+	if n == 0 {
+		return
+	}
+	index := 0
+	if cursor != "" {
+		index = len(back) + 1
+	}
+	first := index*auditPageSize + 1
+	of := "of " + count(a.Total)
+	if a.TotalCapped {
+		of = "of more than " + count(a.Total)
+	}
+	d.Showing = fmt.Sprintf("Showing %s–%s %s %s", count(first), count(first+n-1), of, pluralWord(a.Total, "event", "events"))
+	link := func(cursor string, back []string) template.URL {
+		q := url.Values{}
+		for k, v := range d.values {
+			q[k] = v
+		}
+		if cursor != "" {
+			q.Set("cursor", cursor)
+		}
+		if len(back) > 0 {
+			q.Set("back", strings.Join(back, "."))
+		}
+		return template.URL(q.Encode())
+	}
+	if cursor != "" {
+		if len(back) == 0 {
+			d.Prev = link("", nil)
+		} else {
+			d.Prev = link(back[len(back)-1], back[:len(back)-1])
+		}
+		d.HasPrev = true
+	}
+	if next != "" {
+		ahead := back
+		if cursor != "" {
+			ahead = append(slices.Clip(back), cursor)
+		}
+		d.Next = link(next, ahead)
+	}
+}
+
+// count writes a number with thousands separated: 10,000.
+func count(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// pluralWord is the word alone for n things.
+func pluralWord(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // actionLabels name the actions in the filter.
@@ -115,13 +191,18 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) {
 			filters.Set(k, v)
 		}
 	}
-	d := auditPageData{Since: q.Get("since"), Until: q.Get("until"), Query: template.URL(filters.Encode()), Cursor: q.Get("cursor"), values: filters,
+	d := auditPageData{Since: q.Get("since"), Until: q.Get("until"), Query: template.URL(filters.Encode()), values: filters,
 		Table: auditTable{Caption: "Audit log, newest first", Filtered: len(filters) > 0}}
 	p := page{Title: "Audit log", Console: &c}
+	var back []string
+	if v := q.Get("back"); v != "" && q.Get("cursor") != "" {
+		back = strings.Split(v, ".")
+	}
+	var a twostep.AuditPage
 	f, err := consoleFilter(q)
 	if err == nil {
-		f.Limit = 50
-		d.Table.Events, d.Next, err = s.svc.AuditEvents(r.Context(), c.Caller, c.Company.ID, f)
+		f.Limit = auditPageSize
+		a, err = s.svc.ConsoleAudit(r.Context(), c.Caller, c.Company.ID, f)
 	}
 	status := http.StatusOK
 	if err != nil {
@@ -129,34 +210,35 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) {
 		if e.Code == twostep.CodeInvalidValue && (e.Field == "since" || e.Field == "until" || e.Field == "action" || e.Field == "cursor") {
 			field := e.Field
 			if field == "cursor" {
-				field = "action"
+				field, e.Message = "action", "That page of the audit log is no longer there. Choose the filters again."
 			}
 			p.Errors = []fieldError{{field, e.Message}}
 			status = http.StatusUnprocessableEntity
+			d.Table.Invalid = true
 		} else {
 			d.Table.Failed = true
 		}
 	}
-	for _, a := range twostep.Actions {
-		d.Actions = append(d.Actions, option{string(a), actionLabels[a], string(a) == q.Get("action")})
-		if string(a) == q.Get("action") {
-			d.Chips = append(d.Chips, chip{"Action: " + actionLabels[a], d.Params("action", "")})
+	d.Table.Events = a.Events
+	d.pages(f.Cursor, back, a.Next, a)
+	for _, act := range twostep.Actions {
+		d.Actions = append(d.Actions, option{string(act), actionLabels[act], string(act) == q.Get("action")})
+		if string(act) == q.Get("action") {
+			d.Chips = append(d.Chips, chip{"Action: " + actionLabels[act], d.Params("action", "")})
 		}
 	}
-	users, _, _ := s.svc.Users(r.Context(), c.Caller, c.Company.ID, twostep.UserFilter{Limit: twostep.MaxLimit})
-	for _, u := range users {
+	for _, u := range a.Users {
 		d.Users = append(d.Users, option{u.ID, u.Name, u.ID == q.Get("user")})
 		if u.ID == q.Get("user") {
 			d.Chips = append(d.Chips, chip{"User: " + u.Name, d.Params("user", "")})
 		}
 	}
-	if d.Since != "" {
-		d.Chips = append(d.Chips, chip{"From " + d.Since, d.Params("since", "")})
+	if t, err := time.Parse(time.DateOnly, d.Since); err == nil {
+		d.Chips = append(d.Chips, chip{"From " + t.Format(dateFormat), d.Params("since", "")})
 	}
-	if d.Until != "" {
-		d.Chips = append(d.Chips, chip{"To " + d.Until, d.Params("until", "")})
+	if t, err := time.Parse(time.DateOnly, d.Until); err == nil {
+		d.Chips = append(d.Chips, chip{"To " + t.Format(dateFormat), d.Params("until", "")})
 	}
-	d.values.Del("cursor")
 	p.Data = d
 	s.render(w, r, status, "audit", p)
 }

@@ -46,15 +46,16 @@ var assetVersion = func() string {
 	return hex.EncodeToString(h.Sum(nil))[:12]
 }()
 
+// dateFormat is how pages write a date: 27 Nov 2026.
+const dateFormat = "2 Jan 2006"
+
 // pageFuncs are the helpers templates may call.
 var pageFuncs = template.FuncMap{
 	"asset":    func(name string) string { return "/static/" + name + "?v=" + assetVersion },
 	"fieldErr": func(id, msg string) fieldError { return fieldError{Field: id, Message: msg} },
 	"describe": Describe,
 	"appTitle": func(a twostep.App) string { return a.Title() },
-	"utc": func(t time.Time) string {
-		return t.UTC().Format("2 Jan 2006, 15:04 UTC")
-	},
+	"utc":      func(t time.Time) string { return t.UTC().Format(dateFormat + ", 15:04:05 UTC") },
 	"clock":    func(t time.Time) string { return t.UTC().Format("15:04 UTC") },
 	"iso":      func(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") },
 	"inWords":  inWords,
