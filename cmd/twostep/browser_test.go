@@ -121,8 +121,15 @@ func TestConsoleInABrowser(t *testing.T) {
 	// The set-up link: a mismatch first, then a password.
 	b.Do(chromedp.Navigate(link), chromedp.WaitVisible(chromedp.ID("password")))
 	b.Check("setup")
-	b.Do(chromedp.SendKeys(chromedp.ID("password"), "correct horse battery"),
-		chromedp.SendKeys(chromedp.ID("confirm"), "correct horse batter"),
+	// Every mistake at once: too short, and not the same twice.
+	b.Do(chromedp.SendKeys(chromedp.ID("password"), "short"),
+		chromedp.SendKeys(chromedp.ID("confirm"), "shirt"),
+		chromedp.Click(chromedp.CSS("button[type=submit]")), chromedp.WaitVisible(chromedp.CSS(".error-summary")))
+	if sum := b.Text(".error-summary"); !strings.Contains(sum, "at least 8 characters") || !strings.Contains(sum, "The passwords do not match") {
+		t.Errorf("the set-up errors name not both mistakes: %q", sum)
+	}
+	b.Do(chromedp.SetValue(chromedp.ID("password"), "correct horse battery"),
+		chromedp.SetValue(chromedp.ID("confirm"), "correct horse batter"),
 		chromedp.Click(chromedp.CSS("button[type=submit]")), chromedp.WaitVisible(chromedp.CSS(".error-summary")))
 	if title := browsertest.Eval[string](b, "document.title"); !strings.HasPrefix(title, "Error: ") {
 		t.Errorf("title %q does not start with Error:", title)
@@ -137,11 +144,21 @@ func TestConsoleInABrowser(t *testing.T) {
 	if !strings.Contains(b.Text(".banner"), "Your password is saved") {
 		t.Errorf("after set-up: %q", b.Text("main"))
 	}
+	if email := browsertest.Eval[string](b, `document.getElementById("email").value`); email != "rita@acme.test" {
+		t.Errorf("after set-up the sign-in page's email is %q, want it filled in", email)
+	}
 	b.Check("login")
 
-	// A wrong password, then the right one and the code from Mailpit.
-	b.Do(chromedp.SendKeys(chromedp.ID("email"), "rita@acme.test"), chromedp.SendKeys(chromedp.ID("password"), "wrong password here"),
+	// A wrong password, then the right one and the code from Mailpit. The
+	// error names neither field: the page cannot know which is wrong.
+	b.Do(chromedp.SendKeys(chromedp.ID("password"), "wrong password here"),
 		chromedp.Click(chromedp.CSS("button[type=submit]")), chromedp.WaitVisible(chromedp.CSS(".error-summary")))
+	if msg := b.Text("#credentials-error"); !strings.Contains(msg, "The email address or the password is not correct") {
+		t.Errorf("the sign-in error says %q", msg)
+	}
+	if browsertest.Eval[bool](b, `!!document.querySelector("#email-error, #password-error, .input-error")`) {
+		t.Error("the sign-in error blames one field")
+	}
 	b.Check("login-error")
 	b.Do(chromedp.SetValue(chromedp.ID("password"), "correct horse battery"),
 		chromedp.Click(chromedp.CSS("button[type=submit]")), chromedp.WaitVisible(chromedp.ID("code")))

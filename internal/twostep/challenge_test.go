@@ -249,8 +249,8 @@ func TestPasswordsAreArgon2id(t *testing.T) {
 		}
 	}
 	for pw, ok := range map[string]bool{"short": false, "password1234": false, "rita likes long walks": true, "xx rita@acme.test yy": false} {
-		if err := checkPassword(pw, "rita@acme.test"); (err == nil) != ok {
-			t.Errorf("checkPassword(%q) = %v", pw, err)
+		if err := CheckPassword(pw, "rita@acme.test"); (err == nil) != ok {
+			t.Errorf("CheckPassword(%q) = %v", pw, err)
 		}
 	}
 }

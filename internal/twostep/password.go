@@ -99,8 +99,10 @@ func (l passwordList) contains(pw string) bool {
 // or system match (NIST SP 800-63B-4 3.1.1.2).
 func normalizePassword(pw string) string { return norm.NFKC.String(pw) }
 
-// checkPassword says why a new password is not acceptable, if it is not.
-func checkPassword(pw, email string) error {
+// CheckPassword says why a new password is not acceptable, if it is not;
+// a form may ask before it sends the password to be saved, to name every
+// mistake at once.
+func CheckPassword(pw, email string) error {
 	pw = normalizePassword(pw)
 	n := utf8.RuneCountInString(pw)
 	common, err := commonPasswords()

@@ -58,9 +58,9 @@ func TestPasswordRules(t *testing.T) {
 		{"密码是一匹马吗？", true},         // 8
 		{"rita@acme.test!", false}, // the email
 	} {
-		err := checkPassword(tc.pw, "rita@acme.test")
+		err := CheckPassword(tc.pw, "rita@acme.test")
 		if (err == nil) != tc.ok {
-			t.Errorf("checkPassword(%q) = %v, want ok %v", tc.pw, err, tc.ok)
+			t.Errorf("CheckPassword(%q) = %v, want ok %v", tc.pw, err, tc.ok)
 		}
 	}
 }

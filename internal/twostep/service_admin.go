@@ -136,7 +136,7 @@ func (s *Service) CompleteSetup(ctx context.Context, token, password string) err
 	if err != nil {
 		return err
 	}
-	if err := checkPassword(password, a.Email); err != nil {
+	if err := CheckPassword(password, a.Email); err != nil {
 		return err
 	}
 	hash, err := s.passwords.hash(ctx, s.rand, password)

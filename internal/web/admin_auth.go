@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -18,7 +19,7 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 		seeOther(w, r, "/admin/2fa")
 		return
 	}
-	p := page{Title: "Sign in", Data: loginForm{}}
+	p := page{Title: "Sign in", Data: loginForm{Email: rememberedEmail(r)}}
 	switch r.URL.Query().Get("m") {
 	case "out":
 		p.Banner = "You have signed out."
@@ -30,8 +31,13 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "login", p)
 }
 
-// errSignIn is the one message for every failed password step.
-const errSignIn = "Enter the email address and password of your admin account. They are not correct."
+// errSignIn is the one message for every failed password step. It names
+// neither field: which of the two is wrong, the answer must not tell.
+const errSignIn = "The email address or the password is not correct. Check both and try again."
+
+// signInForm is the field a sign-in's own errors belong to: the two
+// fields together, as the page's group of them.
+const signInForm = "credentials"
 
 func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	email, password := strings.TrimSpace(r.PostFormValue("email")), r.PostFormValue("password")
@@ -52,19 +58,20 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		status := http.StatusUnauthorized
 		switch e.Code {
 		case twostep.CodeUnauthorized:
-			p.Errors = []fieldError{{"email", errSignIn}}
+			p.Errors = []fieldError{{signInForm, errSignIn}}
 		case twostep.CodeRateLimited:
 			status = http.StatusTooManyRequests
-			p.Errors = []fieldError{{"email", e.Message + " Wait " + inWords(e.RetryAfter) + " and try again."}}
+			p.Errors = []fieldError{{signInForm, e.Message + " Wait " + inWords(e.RetryAfter) + " and try again."}}
 		default:
 			status = http.StatusServiceUnavailable
-			p.Errors = []fieldError{{"email", "Something went wrong on our side. Try again in a moment."}}
+			p.Errors = []fieldError{{signInForm, "Something went wrong on our side. Try again in a moment."}}
 			s.log.ErrorContext(r.Context(), "sign-in failed", "err", err)
 		}
 		s.render(w, r, status, "login", p)
 		return
 	}
 	setCookie(w, pendingCookie, start.PendingToken)
+	clearCookie(w, emailCookie)
 	seeOther(w, r, "/admin/login/code")
 }
 
@@ -177,12 +184,19 @@ func (s *Server) setupSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	pw, confirm := r.PostFormValue("password"), r.PostFormValue("confirm")
 	p := page{Title: "Choose your password", Data: setup{Email: acct.Email, Action: "/admin/setup/" + token}}
+	// Every mistake at once: the password's own, and the confirmation's.
+	if pw == "" {
+		p.Errors = append(p.Errors, fieldError{"password", "Enter a password"})
+	} else if err := twostep.CheckPassword(pw, acct.Email); err != nil {
+		p.Errors = append(p.Errors, formErrors(err, map[string]formField{"password": {ID: "password"}}, "password")...)
+	}
 	switch {
-	case pw == "":
-		p.Errors = []fieldError{{"password", "Enter a password"}}
-	case pw != confirm:
-		p.Errors = []fieldError{{"confirm", "The passwords do not match"}}
-	default:
+	case confirm == "" && pw != "":
+		p.Errors = append(p.Errors, fieldError{"confirm", "Enter the password again"})
+	case confirm != pw:
+		p.Errors = append(p.Errors, fieldError{"confirm", "The passwords do not match"})
+	}
+	if len(p.Errors) == 0 {
 		if err := s.svc.CompleteSetup(r.Context(), token, pw); err != nil {
 			p.Errors = formErrors(err, map[string]formField{"password": {ID: "password"}}, "password")
 		}
@@ -191,7 +205,27 @@ func (s *Server) setupSubmit(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusUnprocessableEntity, "setup", p)
 		return
 	}
+	rememberEmail(w, acct.Email)
 	seeOther(w, r, "/admin/login?m=setup")
+}
+
+// emailCookie carries a just-set-up admin's email to the sign-in page,
+// for a few minutes, so that it is filled in there; not in the URL, where
+// it would end up in access logs.
+const emailCookie = "__Host-twostep-email"
+
+func rememberEmail(w http.ResponseWriter, email string) {
+	http.SetCookie(w, &http.Cookie{Name: emailCookie, Value: url.QueryEscape(email), Path: "/", Secure: true, HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, MaxAge: 600})
+}
+
+// rememberedEmail is the email rememberEmail set, "" when none.
+func rememberedEmail(r *http.Request) string {
+	email, err := url.QueryUnescape(cookie(r, emailCookie))
+	if err != nil {
+		return ""
+	}
+	return email
 }
 
 // message is a page that only says something.
