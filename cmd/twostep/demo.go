@@ -25,6 +25,8 @@ func (e *env) demo(args []string) error {
 	if err != nil {
 		return err
 	}
+	// The demo's data goes when it stops: it was made for this run alone.
+	defer os.RemoveAll(dir)
 	// The demo's links need the real port, so a port 0 is chosen now.
 	if host, port, err := net.SplitHostPort(cfg.Addr); err == nil && port == "0" {
 		ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
@@ -121,7 +123,7 @@ func seedDemo(ctx context.Context, svc *twostep.Service) (demoData, error) {
 func (d demoData) print(w interface{ Write([]byte) (int, error) }, base, dir string) {
 	anna := d.Users[1]
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nTwostep demo is running at %s (SQLite in %s).\n\n", base, dir)
+	fmt.Fprintf(&b, "\nTwostep demo is running at %s (SQLite in %s, removed when the demo stops).\n\n", base, dir)
 	fmt.Fprintf(&b, "Where to click:\n")
 	fmt.Fprintf(&b, "  1. Dev inbox — every code lands here:    %s/dev/inbox\n", base)
 	fmt.Fprintf(&b, "  2. Sign in as %s, as the user would:    %s/dev/try\n", anna.Name, base)

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -14,20 +16,30 @@ import (
 	"time"
 
 	"github.com/twostep/twostep/internal/providertest"
+	"github.com/twostep/twostep/internal/storetest"
 )
 
 // TestDemo runs `twostep demo` as the README's first command does and
 // walks the flow it prints: start a challenge, read the code in the dev
 // inbox, verify it.
 func TestDemo(t *testing.T) {
+	tmp := t.TempDir()
 	cmd := exec.Command(binary, "demo", "--addr", "127.0.0.1:0")
-	cmd.Env = (&instance{t: t}).env()
+	cmd.Env = append((&instance{t: t}).env(), "TMPDIR="+tmp)
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = io.Discard
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			cmd.Process.Signal(syscall.SIGTERM)
+			cmd.Wait()
+		}
+	}
+	defer stop()
 
 	var out strings.Builder
 	lines := make(chan string)
@@ -128,5 +140,30 @@ func TestDemo(t *testing.T) {
 	}
 	if !strings.Contains(text, "/admin/setup/") {
 		t.Fatalf("the demo prints no admin set-up link:\n%s", text)
+	}
+
+	// Stopped, the demo takes its temporary folder with it.
+	if left, _ := os.ReadDir(tmp); len(left) != 1 {
+		t.Fatalf("while running, the demo's folder is not in TMPDIR: %v", left)
+	}
+	stop()
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Fatalf("the demo left %v behind in TMPDIR", left)
+	}
+}
+
+// TestBusyPortSaysWhatToDo starts the server on a port another program
+// holds: it must say so, and how to choose another.
+func TestBusyPortSaysWhatToDo(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	in := newInstance(t, storetest.SQLiteURL(t))
+	in.mustRun("migrate")
+	_, stderr, code := in.run("serve", "--addr", ln.Addr().String())
+	if code == 0 || !strings.Contains(stderr, ln.Addr().String()+" is in use by another program") || !strings.Contains(stderr, "--addr") {
+		t.Fatalf("serve on a busy port: exit %d, %s", code, stderr)
 	}
 }

@@ -3,11 +3,14 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/twostep/twostep/api"
@@ -127,6 +130,16 @@ func prune(ctx context.Context, svc *twostep.Service, log *slog.Logger, m *metri
 	}
 }
 
+// nextPort is addr with the port after its own: a suggestion for a busy one.
+func nextPort(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	n, perr := strconv.Atoi(port)
+	if err != nil || perr != nil || n >= 65535 {
+		return "127.0.0.1:8081"
+	}
+	return net.JoinHostPort(host, strconv.Itoa(n+1))
+}
+
 // shutdownGrace is how long running requests get to finish at shutdown.
 const shutdownGrace = 15 * time.Second
 
@@ -134,7 +147,9 @@ const shutdownGrace = 15 * time.Second
 // the real address, so that addr may use port 0; listening is then told it.
 func listenAndServe(ctx context.Context, addr string, h http.Handler, log *slog.Logger, publicURL, database string, listening func(addr string)) error {
 	ln, err := net.Listen("tcp", addr)
-	if err != nil {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%s is in use by another program: stop that program, or choose another port with --addr (or TWOSTEP_ADDR), such as --addr %s", addr, nextPort(addr))
+	} else if err != nil {
 		return err
 	}
 	srv := &http.Server{
