@@ -30,7 +30,9 @@ func (e *env) runMigrations(cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer db.Close()
-	applied, err := db.Migrate(e.ctx)
+	m := e.meter("Migrating the database", "", 0)
+	applied, err := db.MigrateEach(e.ctx, func(name string, i, n int) { m.set(fmt.Sprintf("%s (%d of %d)", name, i, n)) })
+	m.close()
 	for _, name := range applied {
 		log.Info("applied migration", "name", name)
 	}
@@ -157,14 +159,28 @@ func (e *env) audit(args []string) error {
 			return err
 		}
 	}
-	var companies, events int64
-	brk, err := a.svc.VerifyAudit(e.ctx, cp, func(companyID string, n int64) {
-		companies++
-		events += n
-		if *verbose {
-			fmt.Fprintf(e.stdout, "ok %s: %d events\n", companyID, n)
+	var total int64
+	if isTerminal(e.stderr) { // for the time left
+		_, heads, err := a.svc.AuditHeads(e.ctx, nil)
+		if err != nil {
+			return err
 		}
-	})
+		for _, h := range heads {
+			total += h.Events
+		}
+	}
+	m := e.meter("Verifying the audit log", "events", total)
+	var companies, events int64
+	brk, err := a.svc.VerifyAudit(e.ctx, cp, twostep.VerifyProgress{
+		Events: func(n int) { m.add(int64(n)) },
+		Company: func(companyID string, n int64) {
+			companies++
+			events += n
+			if *verbose {
+				m.above(e.stdout, fmt.Sprintf("ok %s: %d events\n", companyID, n))
+			}
+		}})
+	m.close()
 	if err != nil {
 		return err
 	}
@@ -207,7 +223,9 @@ func (e *env) auditCheckpoint(args []string) error {
 		return err
 	}
 	defer a.db.Close()
-	line, cp, err := a.svc.AuditCheckpoint(e.ctx)
+	m := e.meter("Reading every company's audit head", "companies", 0)
+	line, cp, err := a.svc.AuditCheckpoint(e.ctx, func(n int) { m.add(int64(n)) })
+	m.close()
 	if err != nil {
 		return err
 	}
@@ -237,7 +255,10 @@ func (e *env) backup(args []string) error {
 	}
 	defer db.Close()
 	start := time.Now()
-	if err := db.Backup(e.ctx, fs.Arg(0)); err != nil {
+	stop := e.meterFile("Backing up", fs.Arg(0), sqliteSize(cfg.DatabaseURL))
+	err = db.Backup(e.ctx, fs.Arg(0))
+	stop()
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "Backed up %s to %s in %s. Keep it with a copy of the secret file (%s): the copy's codes, audit chain and keys need it.\n",

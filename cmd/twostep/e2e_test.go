@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -370,4 +372,24 @@ func TestBackupOfALiveDatabase(t *testing.T) {
 			t.Fatalf("a backup over an existing file: exit %d %s", code, errOut)
 		}
 	})
+}
+
+// TestProgressOnlyOnATerminal runs migrate on a terminal (a pty, through
+// util-linux's script) and in a pipe: the first shows where it is, the
+// second only its log.
+func TestProgressOnlyOnATerminal(t *testing.T) {
+	if _, err := exec.LookPath("script"); err != nil || runtime.GOOS != "linux" {
+		t.Skip("needs util-linux's script for a pty")
+	}
+	in := newInstance(t, storetest.SQLiteURL(t))
+	cmd := exec.Command("script", "-qec", binary+" migrate", "/dev/null")
+	cmd.Env = in.env()
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "\rMigrating the database: 0001_") || !strings.Contains(string(out), "schema is current") {
+		t.Fatalf("migrate on a terminal: %v\n%q", err, out)
+	}
+	_, stderr, code := newInstance(t, storetest.SQLiteURL(t)).run("migrate")
+	if code != 0 || strings.Contains(stderr, "Migrating the database") || strings.Contains(stderr, "\r") {
+		t.Fatalf("migrate in a pipe: exit %d\n%q", code, stderr)
+	}
 }

@@ -66,12 +66,21 @@ const createVersionTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
 // Migrate applies the migrations the database has not had yet and returns
 // the names of those it applied. Several processes may run it at once.
 func (d *DB) Migrate(ctx context.Context) ([]string, error) {
+	return d.MigrateEach(ctx, nil)
+}
+
+// MigrateEach is Migrate, telling before, if not nil, of each migration
+// it comes to (the i-th of n, from 1), whether or not it has run before.
+func (d *DB) MigrateEach(ctx context.Context, before func(name string, i, n int)) ([]string, error) {
 	all, err := loadMigrations(d.dialect.name)
 	if err != nil {
 		return nil, err
 	}
 	var applied []string
-	for _, m := range all {
+	for i, m := range all {
+		if before != nil {
+			before(m.name, i+1, len(all))
+		}
 		done, err := d.apply(ctx, m)
 		if err != nil {
 			return applied, fmt.Errorf("migration %s: %w", m.name, err)

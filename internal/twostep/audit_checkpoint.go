@@ -47,17 +47,21 @@ type signedCheckpoint struct {
 // checkpointPage is how many companies a checkpoint reads at a time.
 const checkpointPage = 1000
 
-// AuditCheckpoint reads every company's audit head and returns the signed
-// checkpoint line (JSON, no newline).
-func (s *Service) AuditCheckpoint(ctx context.Context) ([]byte, Checkpoint, error) {
-	cp := Checkpoint{Version: 1, Companies: []CheckpointHead{}}
-	after := ""
+// AuditHeads reads every company's audit head, a page of companies at a
+// time, with the database's time at the start; read, if not nil, is told
+// how many companies each page held.
+func (s *Service) AuditHeads(ctx context.Context, read func(companies int)) (time.Time, []CheckpointHead, error) {
+	var (
+		at    time.Time
+		heads = []CheckpointHead{}
+		after string
+	)
 	for {
 		var page []CheckpointHead
 		err := s.view(ctx, func(tx Tx) error {
 			var err error
-			if cp.Time.IsZero() {
-				if cp.Time, err = tx.Now(ctx); err != nil {
+			if at.IsZero() {
+				if at, err = tx.Now(ctx); err != nil {
 					return err
 				}
 			}
@@ -65,13 +69,26 @@ func (s *Service) AuditCheckpoint(ctx context.Context) ([]byte, Checkpoint, erro
 			return err
 		})
 		if err != nil {
-			return nil, cp, err
+			return at, heads, err
 		}
-		cp.Companies = append(cp.Companies, page...)
+		heads = append(heads, page...)
+		if read != nil {
+			read(len(page))
+		}
 		if len(page) < checkpointPage {
-			break
+			return at, heads, nil
 		}
 		after = page[len(page)-1].CompanyID
+	}
+}
+
+// AuditCheckpoint reads every company's audit head (read as AuditHeads
+// has it) and returns the signed checkpoint line (JSON, no newline).
+func (s *Service) AuditCheckpoint(ctx context.Context, read func(companies int)) ([]byte, Checkpoint, error) {
+	cp := Checkpoint{Version: 1}
+	var err error
+	if cp.Time, cp.Companies, err = s.AuditHeads(ctx, read); err != nil {
+		return nil, cp, err
 	}
 	if s.checkpointKey == nil {
 		return nil, cp, errors.New("no checkpoint key: the service was opened without the secret file")

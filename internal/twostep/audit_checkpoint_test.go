@@ -47,7 +47,7 @@ func TestAuditCheckpoint(t *testing.T) {
 					}
 					f.user(t, b.ID, "B user")
 				}
-				line, cp, err := f.svc.AuditCheckpoint(f.ctx)
+				line, cp, err := f.svc.AuditCheckpoint(f.ctx, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -69,14 +69,14 @@ func TestAuditCheckpoint(t *testing.T) {
 					}
 				}
 				// The chains alone still look intact.
-				if brk, err := f.svc.VerifyAudit(f.ctx, nil, nil); err != nil || brk != nil {
+				if brk, err := f.svc.VerifyAudit(f.ctx, nil, twostep.VerifyProgress{}); err != nil || brk != nil {
 					t.Fatalf("without a checkpoint: %v %v", brk, err)
 				}
 				read, err := f.svc.ReadCheckpoint(line)
 				if err != nil {
 					t.Fatal(err)
 				}
-				brk, err := f.svc.VerifyAudit(f.ctx, read, nil)
+				brk, err := f.svc.VerifyAudit(f.ctx, read, twostep.VerifyProgress{})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -98,7 +98,7 @@ func TestCheckpointSignature(t *testing.T) {
 	f := newFixture(t, storetest.SQLiteURL(t), func(o *twostep.Options) { o.CheckpointSeed = checkpointSeed })
 	co := f.company(t, "A")
 	f.user(t, co.ID, "U")
-	line, _, err := f.svc.AuditCheckpoint(f.ctx)
+	line, _, err := f.svc.AuditCheckpoint(f.ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -77,12 +77,17 @@ func (s *Service) CheckAuditAccess(ctx context.Context, c Caller, companyID stri
 // chainPage is how many events VerifyAudit reads at a time.
 const chainPage = 1000
 
+// VerifyProgress hears how VerifyAudit goes; either func may be nil.
+type VerifyProgress struct {
+	Events  func(n int)                           // n more events are checked
+	Company func(companyID string, events int64) // a company's chain is intact
+}
+
 // VerifyAudit walks every company's hash chain and returns the first break
 // it finds, or nil when every chain is intact. With a checkpoint (nil for
 // none), every company it covers must still be there, with at least the
-// events it counted, the last of them the head it recorded. progress, if
-// not nil, is told each company's event count.
-func (s *Service) VerifyAudit(ctx context.Context, cp *Checkpoint, progress func(companyID string, events int64)) (*ChainBreak, error) {
+// events it counted, the last of them the head it recorded.
+func (s *Service) VerifyAudit(ctx context.Context, cp *Checkpoint, progress VerifyProgress) (*ChainBreak, error) {
 	covered := map[string]CheckpointHead{}
 	if cp != nil {
 		for _, h := range cp.Companies {
@@ -103,12 +108,12 @@ func (s *Service) VerifyAudit(ctx context.Context, cp *Checkpoint, progress func
 		for _, id := range ids {
 			want, ok := covered[id]
 			delete(covered, id)
-			n, brk, err := s.verifyChain(ctx, id, want, ok)
+			n, brk, err := s.verifyChain(ctx, id, want, ok, progress.Events)
 			if err != nil || brk != nil {
 				return brk, err
 			}
-			if progress != nil {
-				progress(id, n)
+			if progress.Company != nil {
+				progress.Company(id, n)
 			}
 		}
 		if len(ids) < chainPage {
@@ -142,7 +147,7 @@ func (cp *Checkpoint) sorted(m map[string]CheckpointHead) []CheckpointHead {
 // each hash matches the event and the one before it, and the last event is
 // the head the company records. With a checkpoint's head (covered), the
 // chain must reach it unchanged.
-func (s *Service) verifyChain(ctx context.Context, companyID string, want CheckpointHead, covered bool) (int64, *ChainBreak, error) {
+func (s *Service) verifyChain(ctx context.Context, companyID string, want CheckpointHead, covered bool, checked func(int)) (int64, *ChainBreak, error) {
 	var (
 		seq  int64
 		prev string
@@ -168,6 +173,9 @@ func (s *Service) verifyChain(ctx context.Context, companyID string, want Checkp
 				return seq, &ChainBreak{companyID, e.ID, e.Seq, "the event differs from the one the checkpoint recorded: the log was rewritten from here back"}, nil
 			}
 			seq, prev, last = e.Seq, e.Hash, e
+		}
+		if checked != nil {
+			checked(len(page))
 		}
 		if len(page) < chainPage {
 			break

@@ -552,7 +552,7 @@ func TestChangeAndAuditEventCommitTogether(t *testing.T) {
 		if e := f.events(t, co.ID)[0]; e.Action != twostep.ActionSettingsGeneralChanged {
 			t.Fatalf("newest event %s", e.Action)
 		}
-		if brk, err := f.svc.VerifyAudit(f.ctx, nil, nil); err != nil || brk != nil {
+		if brk, err := f.svc.VerifyAudit(f.ctx, nil, twostep.VerifyProgress{}); err != nil || brk != nil {
 			t.Fatalf("chain after failed appends: %v, %v", brk, err)
 		}
 	})
@@ -595,13 +595,29 @@ func TestVerifyAudit(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				brk, err := f.svc.VerifyAudit(f.ctx, nil, nil)
+				var checked int
+				companies := map[string]int64{}
+				brk, err := f.svc.VerifyAudit(f.ctx, nil, twostep.VerifyProgress{
+					Events:  func(n int) { checked += n },
+					Company: func(id string, n int64) { companies[id] = n }})
 				if err != nil {
 					t.Fatal(err)
 				}
 				if tc.seq == 0 {
 					if brk != nil {
 						t.Fatalf("intact log reported broken: %v", brk)
+					}
+					// The progress told is every event, company by company.
+					_, heads, err := f.svc.AuditHeads(f.ctx, nil)
+					var total int64
+					for _, h := range heads {
+						total += h.Events
+						if companies[h.CompanyID] != h.Events {
+							t.Errorf("company %s: told %d events, its head counts %d", h.CompanyID, companies[h.CompanyID], h.Events)
+						}
+					}
+					if err != nil || int64(checked) != total || total < 10 {
+						t.Fatalf("progress told %d events checked of %d (%v)", checked, total, err)
 					}
 					return
 				}
