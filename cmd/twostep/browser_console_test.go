@@ -109,3 +109,100 @@ func TestAuditLogPageInABrowser(t *testing.T) {
 	}
 	b.Check("audit-log-filter-error")
 }
+
+// failSignIns makes n wrong codes for a user and app through the API, three
+// to a code, and returns how many SMS the user has had by then.
+func (r *consoleRig) failSignIns(t *testing.T, user, phone, app string, n, seen int) int {
+	t.Helper()
+	for n > 0 {
+		ch := r.api.must(201, "POST", "/v1/companies/"+r.company+"/users/"+user+"/challenges", map[string]any{"app": app, "ip": "198.51.100.23"})
+		code := smsCode(t, r.twilio, phone, seen)
+		seen++
+		for g := 0; g < 3 && n > 0; g++ {
+			r.api.must(200, "POST", "/v1/challenges/"+ch["id"].(string)+"/verify", map[string]any{"code": other(code)})
+			n--
+		}
+	}
+	return seen
+}
+
+// TestUserPageAndUnlockInABrowser: a user paused after wrong codes is
+// unlocked from the list; the user page shows their contact details,
+// 2FA and wrong codes per app, and their sign-ins, and unlocks too. Each
+// unlock is audited with the admin as User.
+func TestUserPageAndUnlockInABrowser(t *testing.T) {
+	b := browsertest.Start(t)
+	r := newConsoleRig(t)
+	r.signIn(t, b)
+	anna, phone := r.users["Anna Ozola"], "+37120000002"
+	r.api.must(200, "PATCH", "/v1/companies/"+r.company+"/settings", map[string]any{"delivery_method": "sms_then_email"})
+	// A right code in the Web application, then a pause in the Manager app.
+	ch := r.api.must(201, "POST", "/v1/companies/"+r.company+"/users/"+anna+"/challenges", map[string]any{"app": "web", "ip": "198.51.100.23"})
+	r.api.must(200, "POST", "/v1/challenges/"+ch["id"].(string)+"/verify", map[string]any{"code": smsCode(t, r.twilio, phone, 0)})
+	seen := r.failSignIns(t, anna, phone, "manager", 10, 1)
+
+	b.Do(chromedp.Navigate(r.srv.URL+"/admin/2fa"), chromedp.WaitVisible(chromedp.CSS("#user-"+anna+" .locked")))
+	if got := b.Text("#user-" + anna + " .locked"); !strings.Contains(got, "Locked in the Manager app") || !strings.Contains(got, "Unlock") {
+		t.Errorf("Anna's row: %q", got)
+	}
+	b.Check("users-locked")
+	b.Do(chromedp.Click(chromedp.CSS("#user-"+anna+" .locked button")), chromedp.WaitVisible(chromedp.CSS(".banner")))
+	if got := b.Text(".banner"); !strings.Contains(got, "Anna Ozola is unlocked in the Manager app") {
+		t.Errorf("after unlocking: %q", got)
+	}
+	if browsertest.Eval[bool](b, `!!document.querySelector("#user-`+anna+` .locked")`) {
+		t.Error("Anna still shows as locked")
+	}
+	unlocked := func(want int) {
+		t.Helper()
+		events := r.api.must(200, "GET", "/v1/companies/"+r.company+"/audit-events?action=user.2fa_unlocked", nil)["events"].([]any)
+		if len(events) != want {
+			t.Fatalf("%d unlock events, want %d", len(events), want)
+		}
+		e := events[0].(map[string]any)
+		if actor := e["actor"].(map[string]any); actor["name"] != "rita" && actor["name"] != "Rita Berg" {
+			t.Errorf("the unlock's actor: %v", actor)
+		}
+	}
+	unlocked(1)
+
+	// One wrong code more: the user page shows it and unlocks it.
+	r.failSignIns(t, anna, phone, "manager", 1, seen)
+	b.Do(chromedp.Click(chromedp.CSS(`#name-`+anna)), chromedp.WaitVisible(chromedp.CSS("h1#name-"+anna)))
+	main := b.Text("main")
+	for _, want := range []string{"Contact details", "anna@acme.test", "+371 20 000 002", "Member",
+		"Web application", "Manager app", "Allowed; 1 wrong code so far", "Recent sign-ins",
+		"Signed in", "3 wrong codes", "198.51.100.23", "SMS"} {
+		if !strings.Contains(main, want) {
+			t.Errorf("the user page lacks %q:\n%s", want, main)
+		}
+	}
+	if got := b.Text(".breadcrumbs"); !strings.Contains(got, "Anna Ozola") {
+		t.Errorf("breadcrumbs %q", got)
+	}
+	if rows := browsertest.Eval[int](b, `document.querySelectorAll("#signins-caption + thead + tbody tr").length`); rows != 6 {
+		t.Errorf("%d sign-ins, want 6 (one right, five with wrong codes)", rows)
+	}
+	b.Check("user-page")
+	b.Do(chromedp.Click(chromedp.CSS("#app-manager form[action$=unlock\\/manager] button")), chromedp.WaitVisible(chromedp.CSS(".banner")))
+	if got := b.Text("#app-manager"); !strings.Contains(got, "Allowed") || strings.Contains(got, "wrong code") || strings.Contains(got, "Unlock") {
+		t.Errorf("the Manager app after unlocking: %q", got)
+	}
+	unlocked(2)
+	b.Check("user-page-unlocked")
+
+	// The switch on the user page, as in the list: off asks first.
+	sw := `#app-web form[data-switch] button`
+	b.Do(chromedp.Click(chromedp.CSS(sw)), chromedp.WaitVisible(chromedp.ID("confirm-off")),
+		chromedp.Click(chromedp.CSS("[data-turn-off]")), chromedp.WaitVisible(chromedp.CSS(sw+`[aria-checked="false"]`)))
+	if got := r.api.must(200, "GET", "/v1/companies/"+r.company+"/users/"+anna, nil); got["twofa"].(map[string]any)["web"] != false {
+		t.Errorf("Anna's web 2FA after the user page's switch: %v", got["twofa"])
+	}
+
+	// No such user: a page that says so, in the console.
+	b.Do(chromedp.Navigate(r.srv.URL+"/admin/2fa/users/usr_nobody"), chromedp.WaitVisible(chromedp.CSS("main h1")))
+	if got := b.Text("main h1"); got != "Page not found" {
+		t.Errorf("an unknown user: %q", got)
+	}
+	b.Check("user-not-found")
+}

@@ -55,6 +55,26 @@ func (t *Tx) ChallengeByVerifyToken(ctx context.Context, tokenHash string) (twos
 	return t.scanChallenge(t.queryRow(ctx, selectChallenge+` WHERE verify_token_hash = $1`, tokenHash))
 }
 
+// UserChallenges reads a user's latest challenges, newest first, down
+// challenges_by_user.
+func (t *Tx) UserChallenges(ctx context.Context, companyID, userID string, limit int) ([]twostep.Challenge, error) {
+	rows, err := t.query(ctx, selectChallenge+` WHERE user_id = $1 AND company_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3`,
+		userID, companyID, limit)
+	if err != nil {
+		return nil, t.fail(err)
+	}
+	defer rows.Close()
+	var out []twostep.Challenge
+	for rows.Next() {
+		c, err := t.scanChallenge(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, t.fail(rows.Err())
+}
+
 // ChallengeForUpdate reads a challenge and locks its row.
 func (t *Tx) ChallengeForUpdate(ctx context.Context, id string) (twostep.Challenge, error) {
 	return t.scanChallenge(t.queryRow(ctx, selectChallenge+` WHERE id = $1`+t.d.lockRow, id))

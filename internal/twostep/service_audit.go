@@ -79,7 +79,7 @@ const chainPage = 1000
 
 // VerifyProgress hears how VerifyAudit goes; either func may be nil.
 type VerifyProgress struct {
-	Events  func(n int)                           // n more events are checked
+	Events  func(n int)                          // n more events are checked
 	Company func(companyID string, events int64) // a company's chain is intact
 }
 

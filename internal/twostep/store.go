@@ -118,6 +118,8 @@ type ChallengeStore interface {
 	LockoutsOfUsers(ctx context.Context, companyID string, userIDs []string) ([]Lockout, error)
 	// ChallengeByVerifyToken finds the challenge of a hosted page's token.
 	ChallengeByVerifyToken(ctx context.Context, tokenHash string) (Challenge, error)
+	// UserChallenges returns a user's latest challenges, newest first.
+	UserChallenges(ctx context.Context, companyID, userID string, limit int) ([]Challenge, error)
 }
 
 // OutboxStore keeps the messages waiting to be sent. A message commits

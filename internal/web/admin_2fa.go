@@ -20,6 +20,7 @@ type switchCellData struct {
 	User   userRow
 	App    twostep.App
 	Title  string
+	Label  string // the cell's name when its row stacks; Title when ""
 	On     bool
 	Return string
 }
@@ -67,6 +68,7 @@ func init() {
 		a := twostep.App(app)
 		return switchCellData{User: u, App: a, Title: a.Title(), On: u.TwoFA.For(a), Return: ret}
 	}
+	pageFuncs["labelled"] = func(d switchCellData, label string) switchCellData { d.Label = label; return d }
 }
 
 // recentEvents is how many events the settings' Audit log tab shows.
@@ -100,7 +102,7 @@ func (s *Server) twofaPage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) bannerFor(r *http.Request, c twostep.Console) string {
 	q := r.URL.Query()
 	done := q.Get("done")
-	if done != "on" && done != "off" {
+	if done != "on" && done != "off" && done != "unlocked" {
 		return ""
 	}
 	app, err := twostep.ParseApp("app", q.Get("app"))
@@ -110,6 +112,9 @@ func (s *Server) bannerFor(r *http.Request, c twostep.Console) string {
 	u, err := s.svc.User(r.Context(), c.Caller, c.Company.ID, q.Get("user"))
 	if err != nil {
 		return ""
+	}
+	if done == "unlocked" {
+		return u.Name + " is unlocked in the " + app.Title() + ": their wrong codes are cleared and they can sign in again."
 	}
 	return "Two-factor authentication is " + done + " for " + u.Name + " in the " + app.Title() + "."
 }
@@ -166,12 +171,12 @@ func (s *Server) switchTwoFA(w http.ResponseWriter, r *http.Request) {
 	c, _ := s.console(r)
 	app, err := twostep.ParseApp("app", r.PathValue("app"))
 	if err != nil {
-		http.NotFound(w, r)
+		s.notFound(w, r)
 		return
 	}
 	userID := r.PathValue("user")
 	if !isText(userID) {
-		http.NotFound(w, r)
+		s.notFound(w, r)
 		return
 	}
 	on := r.PostFormValue("enabled") == "true"
@@ -179,7 +184,7 @@ func (s *Server) switchTwoFA(w http.ResponseWriter, r *http.Request) {
 	wantsJSON := strings.Contains(r.Header.Get("Accept"), "application/json")
 	u, err := s.svc.User(r.Context(), c.Caller, c.Company.ID, userID)
 	if err != nil {
-		http.NotFound(w, r)
+		s.notFound(w, r)
 		return
 	}
 	if !on && r.PostFormValue("confirm") != "yes" && !wantsJSON {
@@ -205,12 +210,7 @@ func (s *Server) switchTwoFA(w http.ResponseWriter, r *http.Request) {
 	if on {
 		done = "on"
 	}
-	base, frag, _ := strings.Cut(ret, "#")
-	sep := "?"
-	if strings.Contains(base, "?") {
-		sep = "&"
-	}
-	seeOther(w, r, base+sep+url.Values{"done": {done}, "user": {u.ID}, "app": {string(app)}}.Encode()+"#"+frag)
+	seeOther(w, r, withDone(ret, done, u.ID, app))
 }
 
 // settingsFields maps the service's setting fields to the form's inputs,
@@ -245,7 +245,7 @@ func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request) {
 		p.Defaults = twostep.Some(twostep.DefaultsPatch{Web: twostep.Some(d.Web), Manager: twostep.Some(d.Manager)})
 		form.Defaults = d
 	default:
-		http.NotFound(w, r)
+		s.notFound(w, r)
 		return
 	}
 	if _, err := s.svc.UpdateSettings(r.Context(), c.Caller, c.Company.ID, p); err != nil {

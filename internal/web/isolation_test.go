@@ -40,6 +40,18 @@ func TestTenantIsolationMatrix(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// A wrong code, so that Anna has a failure an unlock would clear.
+		msgs, err := cs.svc.ClaimMessages(ctx, 10, time.Minute)
+		if err != nil || len(msgs) != 1 {
+			t.Fatalf("the challenge's code: %v, %v", msgs, err)
+		}
+		wrong := "000000"
+		if msgs[0].Code == wrong {
+			wrong = "111111"
+		}
+		if _, r, err := cs.svc.Verify(ctx, sys, ch.ID, wrong); err != nil || r != twostep.ResultRejected {
+			t.Fatalf("a wrong code: %+v, %v", r, err)
+		}
 		b, err := cs.svc.CreateCompany(ctx, sys, "Beta")
 		if err != nil {
 			t.Fatal(err)

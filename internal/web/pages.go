@@ -130,6 +130,7 @@ type page struct {
 	Errors   []fieldError
 	Banner   string // one success message
 	Console  *twostep.Console
+	Crumb    string // the page's own place after "Two-factor authentication"
 	Data     any
 	FormJS   bool
 	NoHeader bool

@@ -1,0 +1,120 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/twostep/twostep/internal/twostep"
+)
+
+// userPageData is the page of one user.
+type userPageData struct {
+	twostep.UserPage
+	Row    userRow // for the switches
+	Return string  // where the page's forms come back to
+}
+
+// signInResults word a sign-in's outcome.
+var signInResults = map[twostep.SignInResult]string{
+	twostep.SignInApproved:   "Signed in",
+	twostep.SignInFailed:     "Wrong code",
+	twostep.SignInPending:    "Waiting for the code",
+	twostep.SignInNotEntered: "No code entered",
+}
+
+// unlockFormData is an Unlock button's form.
+type unlockFormData struct {
+	User   twostep.User
+	App    twostep.App
+	Return string
+}
+
+func init() {
+	pageFuncs["unlockForm"] = func(u twostep.User, app twostep.App, ret string) unlockFormData {
+		return unlockFormData{u, app, ret}
+	}
+	pageFuncs["signInResult"] = func(r twostep.SignInResult) string { return signInResults[r] }
+	pageFuncs["channelName"] = func(c twostep.Channel) string {
+		if c == twostep.ChannelSMS {
+			return "SMS"
+		}
+		return "Email"
+	}
+}
+
+// userPage shows one user: contact details, 2FA and locks per app, and
+// the latest sign-ins.
+func (s *Server) userPage(w http.ResponseWriter, r *http.Request) {
+	c, _ := s.console(r)
+	userID := r.PathValue("user")
+	if !isText(userID) {
+		s.notFound(w, r)
+		return
+	}
+	up, err := s.svc.ConsoleUser(r.Context(), c.Caller, c.Company.ID, userID)
+	if isCode(err, twostep.CodeNotFound) {
+		s.notFound(w, r)
+		return
+	}
+	if err != nil {
+		s.consoleUnavailable(w, r, err)
+		return
+	}
+	d := userPageData{UserPage: up, Return: "/admin/2fa/users/" + up.User.ID}
+	d.Row = userRow{User: up.User}
+	for _, a := range up.Apps {
+		if !a.LockedUntil.IsZero() {
+			d.Row.Locked = append(d.Row.Locked, a.App)
+		}
+	}
+	s.render(w, r, http.StatusOK, "user", page{Title: up.User.Name, Console: &c, Crumb: up.User.Name,
+		Banner: s.bannerFor(r, c), Data: d})
+}
+
+// unlock lets a user sign in to an app again after wrong codes: their
+// failures end and so does any pause. Audited with the admin as User.
+func (s *Server) unlock(w http.ResponseWriter, r *http.Request) {
+	c, _ := s.console(r)
+	app, err := twostep.ParseApp("app", r.PathValue("app"))
+	userID := r.PathValue("user")
+	if err != nil || !isText(userID) {
+		s.notFound(w, r)
+		return
+	}
+	ret := localPath(r.PostFormValue("return"), "/admin/2fa")
+	if _, err := s.svc.Unlock(r.Context(), c.Caller, c.Company.ID, userID, app); err != nil {
+		if isCode(err, twostep.CodeNotFound) {
+			s.notFound(w, r)
+			return
+		}
+		s.consoleUnavailable(w, r, err)
+		return
+	}
+	seeOther(w, r, withDone(ret, "unlocked", userID, app))
+}
+
+// withDone adds to a return path the success message's parameters, which
+// bannerFor words; the path's fragment stays last.
+func withDone(ret, done, userID string, app twostep.App) string {
+	base, frag, _ := strings.Cut(ret, "#")
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	out := base + sep + url.Values{"done": {done}, "user": {userID}, "app": {string(app)}}.Encode()
+	if frag != "" {
+		out += "#" + frag
+	}
+	return out
+}
+
+// notFound answers a console page that names nothing in the admin's
+// company: another company's user looks the same as no user.
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	c, _ := s.console(r)
+	s.render(w, r, http.StatusNotFound, "message", page{Title: "Page not found", Console: &c, Data: message{
+		Heading:    "Page not found",
+		Paragraphs: []string{"There is nothing at this address in your company. If you typed it, check it; if a link brought you, it may be out of date."},
+		Link:       "/admin/2fa", LinkText: "Go to Two-factor authentication"}})
+}
