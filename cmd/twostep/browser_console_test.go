@@ -5,8 +5,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/twostep/twostep/internal/browsertest"
 )
@@ -146,6 +149,33 @@ func TestUserPageAndUnlockInABrowser(t *testing.T) {
 		t.Errorf("Anna's row: %q", got)
 	}
 	b.Check("users-locked")
+
+	// The activity chart: a day's figure on hover and on focus, and a link
+	// from it to that day's audit log, filtered to the figure's action.
+	today := time.Now().UTC()
+	bar := `svg[aria-labelledby^="chart-sent"] a.chart-link`
+	x, y := browsertest.Eval[float64](b, `(function(){var r=document.querySelector('`+bar+`').getBoundingClientRect();return r.left+r.width/2})()`),
+		browsertest.Eval[float64](b, `(function(){var r=document.querySelector('`+bar+`').getBoundingClientRect();return r.top+r.height/2})()`)
+	b.Do(chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, x, y))
+	waitForTextIn(t, b, `figure:has(svg[aria-labelledby^="chart-sent"]) .chart-tip`, today.Format("2 Jan")+": 6 codes sent") // Rita's, then Anna's one and four
+	locked := `svg[aria-labelledby^="chart-locked"] a.chart-link`
+	b.Do(chromedp.Evaluate[chromedp.Void](`document.querySelector('`+locked+`').focus()`))
+	waitForTextIn(t, b, `figure:has(svg[aria-labelledby^="chart-locked"]) .chart-tip`, today.Format("2 Jan")+": 1 lockout")
+	if tab := browsertest.Eval[string](b, `document.querySelector('`+locked+`').getAttribute("tabindex")`); tab != "0" {
+		t.Errorf("the latest day's link has tabindex %q, want 0", tab)
+	}
+	b.Check("activity-focused")
+	b.Do(chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible(chromedp.CSS(".chip-list")))
+	chips := b.Text(".chip-list")
+	for _, want := range []string{"Sign-in paused after 10 wrong codes", "From " + today.Format("2 Jan 2006"), "To " + today.Format("2 Jan 2006")} {
+		if !strings.Contains(chips, want) {
+			t.Errorf("the chart's link filters %q, want %q", chips, want)
+		}
+	}
+	if rows := browsertest.Eval[int](b, `document.querySelectorAll("main tbody tr").length`); rows != 1 {
+		t.Errorf("the day's lockouts in the audit log: %d rows, want 1", rows)
+	}
+	b.Do(chromedp.Navigate(r.srv.URL+"/admin/2fa"), chromedp.WaitVisible(chromedp.CSS("#user-"+anna+" .locked")))
 	b.Do(chromedp.Click(chromedp.CSS("#user-"+anna+" .locked button")), chromedp.WaitVisible(chromedp.CSS(".banner")))
 	if got := b.Text(".banner"); !strings.Contains(got, "Anna Ozola is unlocked in the Manager app") {
 		t.Errorf("after unlocking: %q", got)

@@ -249,6 +249,45 @@
     };
   }
 
+  // The activity charts: each day's figure shows above its bar on hover
+  // and focus; within a chart, the arrow keys move from day to day, so
+  // that the page's Tab order has one stop per chart.
+  $$("svg[data-chart]").forEach(function (svg) {
+    var figure = svg.closest("figure"), tip = $(".chart-tip", figure);
+    var links = $$("a.chart-link", svg);
+    if (!links.length) { return; }
+    var shown = null;
+    // The tip goes over its bar, as far as the figure allows.
+    var show = function (link) {
+      shown = link;
+      tip.textContent = link.dataset.tip;
+      tip.hidden = false;
+      tip.style.left = "0px";
+      tip.style.width = "";
+      tip.style.width = tip.offsetWidth + "px"; // its width at the left, kept where it goes
+      var bar = link.getBoundingClientRect(), box = figure.getBoundingClientRect();
+      var x = bar.left + bar.width / 2 - box.left - tip.offsetWidth / 2;
+      tip.style.left = Math.max(0, Math.min(x, box.width - tip.offsetWidth)) + "px";
+    };
+    var hide = function () { shown = null; tip.hidden = true; };
+    window.addEventListener("resize", function () { if (shown) { show(shown); } });
+    links.forEach(function (link, i) {
+      link.setAttribute("tabindex", i === links.length - 1 ? "0" : "-1");
+      link.addEventListener("mouseenter", function () { show(link); });
+      link.addEventListener("mouseleave", function () { if (document.activeElement !== link) { hide(); } });
+      link.addEventListener("focus", function () { show(link); });
+      link.addEventListener("blur", hide);
+      link.addEventListener("keydown", function (e) {
+        var to = { ArrowLeft: i - 1, ArrowRight: i + 1, Home: 0, End: links.length - 1 }[e.key];
+        if (to === undefined || to < 0 || to >= links.length) { return; }
+        e.preventDefault();
+        link.setAttribute("tabindex", "-1");
+        links[to].setAttribute("tabindex", "0");
+        links[to].focus();
+      });
+    });
+  });
+
   // Switches change in place. Turning 2FA off asks first, with the safe
   // answer focused.
   var status = $("[data-switch-status]");
