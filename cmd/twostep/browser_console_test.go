@@ -159,7 +159,7 @@ func TestUserPageAndUnlockInABrowser(t *testing.T) {
 	b.Do(chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, x, y))
 	waitForTextIn(t, b, `figure:has(svg[aria-labelledby^="chart-sent"]) .chart-tip`, today.Format("2 Jan")+": 6 codes sent") // Rita's, then Anna's one and four
 	locked := `svg[aria-labelledby^="chart-locked"] a.chart-link`
-	b.Do(chromedp.Evaluate[chromedp.Void](`document.querySelector('`+locked+`').focus()`))
+	b.Do(chromedp.Evaluate[chromedp.Void](`document.querySelector('` + locked + `').focus()`))
 	waitForTextIn(t, b, `figure:has(svg[aria-labelledby^="chart-locked"]) .chart-tip`, today.Format("2 Jan")+": 1 lockout")
 	if tab := browsertest.Eval[string](b, `document.querySelector('`+locked+`').getAttribute("tabindex")`); tab != "0" {
 		t.Errorf("the latest day's link has tabindex %q, want 0", tab)
