@@ -236,3 +236,85 @@ func TestUserPageAndUnlockInABrowser(t *testing.T) {
 	}
 	b.Check("user-not-found")
 }
+
+// TestBulkActionsInABrowser turns 2FA off for users picked in the list
+// and for all users matching a search, each after a question that says
+// how many, and applies the defaults to existing users.
+func TestBulkActionsInABrowser(t *testing.T) {
+	b := browsertest.Start(t)
+	r := newConsoleRig(t)
+	r.signIn(t, b)
+	twofa := func(name string) map[string]any {
+		t.Helper()
+		return r.api.must(200, "GET", "/v1/companies/"+r.company+"/users/"+r.users[name], nil)["twofa"].(map[string]any)
+	}
+
+	// Nothing selected: the page says what to do.
+	b.Do(chromedp.Navigate(r.srv.URL+"/admin/2fa"), chromedp.WaitVisible(chromedp.ID("bulk")),
+		chromedp.Click(chromedp.CSS("#bulk button[type=submit]")), chromedp.WaitVisible(chromedp.CSS(".error-summary")))
+	if got := b.Text(".error-summary"); !strings.Contains(got, "Select the users to change") {
+		t.Errorf("nothing selected: %q", got)
+	}
+	b.Check("bulk-nothing-selected")
+
+	// The page's box selects every row; two picked by hand instead.
+	b.Do(chromedp.Click(chromedp.ID("select-page")))
+	waitForTextIn(t, b, "[data-selected-count]", "4 users selected")
+	b.Do(chromedp.Click(chromedp.ID("select-page")))
+	b.Do(chromedp.Click(chromedp.ID("select-"+r.users["Anna Ozola"])), chromedp.Click(chromedp.ID("select-"+r.users["Ben Kalns"])))
+	waitForTextIn(t, b, "[data-selected-count]", "2 users selected")
+	b.Do(chromedp.SetValue(chromedp.ID("bulk-state"), "off"), chromedp.SetValue(chromedp.ID("bulk-app"), "manager"))
+	b.Check("bulk-selected")
+	b.Do(chromedp.Click(chromedp.CSS("#bulk button[type=submit]")))
+	waitForText(t, b, "Turn off two-factor authentication in the Manager app")
+	if got := b.Text("main h1"); got != "Turn off two-factor authentication in the Manager app for 2 users?" {
+		t.Errorf("the question: %q", got)
+	}
+	if got := b.Text("main .list"); !strings.Contains(got, "Anna Ozola") || !strings.Contains(got, "Ben Kalns") {
+		t.Errorf("the question names %q", got)
+	}
+	b.Check("bulk-confirm")
+	b.Do(chromedp.Click(chromedp.CSS("main form button[type=submit]")), chromedp.WaitVisible(chromedp.CSS(".banner")))
+	if got := b.Text(".banner"); !strings.Contains(got, "Two-factor authentication is now off in the Manager app for 2 users.") {
+		t.Errorf("after the change: %q", got)
+	}
+	if twofa("Anna Ozola")["manager"] != false || twofa("Ben Kalns")["manager"] != false || twofa("Dace Liepa")["manager"] != true {
+		t.Errorf("after turning off two: Anna %v, Ben %v, Dace %v", twofa("Anna Ozola"), twofa("Ben Kalns"), twofa("Dace Liepa"))
+	}
+	events := r.api.must(200, "GET", "/v1/companies/"+r.company+"/audit-events?action=user.2fa_disabled", nil)["events"].([]any)
+	if len(events) != 2 {
+		t.Fatalf("%d 2fa_disabled events, want one per user", len(events))
+	}
+
+	// All who match a search.
+	b.Do(chromedp.Navigate(r.srv.URL+"/admin/2fa?q=Liepa"), chromedp.WaitVisible(chromedp.ID("bulk-all")),
+		chromedp.Click(chromedp.ID("bulk-all")), chromedp.SetValue(chromedp.ID("bulk-state"), "off"),
+		chromedp.Click(chromedp.CSS("#bulk button[type=submit]")))
+	waitForText(t, b, "Turn off two-factor authentication in the Web application")
+	if got := b.Text("main h1"); got != "Turn off two-factor authentication in the Web application for 1 user who matches “Liepa”?" {
+		t.Errorf("the question for a search: %q", got)
+	}
+	b.Do(chromedp.Click(chromedp.CSS("main form button[type=submit]")), chromedp.WaitVisible(chromedp.CSS(".banner")))
+	if twofa("Dace Liepa")["web"] != false || twofa("Anna Ozola")["web"] != true {
+		t.Errorf("after all matching Liepa: Dace %v, Anna %v", twofa("Dace Liepa"), twofa("Anna Ozola"))
+	}
+
+	// The defaults (both on) to every existing user.
+	b.Do(chromedp.Navigate(r.srv.URL+"/admin/2fa/settings#tab-defaults"), chromedp.WaitVisible(chromedp.CSS(".apply-defaults button")),
+		chromedp.Click(chromedp.CSS(".apply-defaults button")))
+	waitForText(t, b, "Apply the default settings to all")
+	if got := b.Text("main h1"); got != "Apply the default settings to all 4 users?" {
+		t.Errorf("the defaults' question: %q", got)
+	}
+	b.Check("apply-defaults-confirm")
+	b.Do(chromedp.Click(chromedp.CSS("main form button[type=submit]")), chromedp.WaitVisible(chromedp.CSS(".banner")))
+	if got := b.Text(".banner"); !strings.Contains(got, "The default settings now apply to every user: 3 users changed, 1 had them already.") {
+		t.Errorf("after applying the defaults: %q", got)
+	}
+	for _, name := range []string{"Anna Ozola", "Ben Kalns", "Dace Liepa"} {
+		if got := twofa(name); got["web"] != true || got["manager"] != true {
+			t.Errorf("%s after the defaults: %v", name, got)
+		}
+	}
+	b.Check("apply-defaults-done")
+}

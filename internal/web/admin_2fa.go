@@ -102,6 +102,9 @@ func (s *Server) twofaPage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) bannerFor(r *http.Request, c twostep.Console) string {
 	q := r.URL.Query()
 	done := q.Get("done")
+	if done == "bulk" || done == "defaults" {
+		return bulkBanner(q)
+	}
 	if done != "on" && done != "off" && done != "unlocked" {
 		return ""
 	}

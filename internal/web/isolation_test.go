@@ -120,9 +120,16 @@ func TestTenantIsolationMatrix(t *testing.T) {
 				}
 			case strings.HasPrefix(pattern, "/admin/"):
 				// Scoped by the session: B's admin sees and changes only B.
-				status, body = do(t, cs, method, path, "delivery_method=sms_then_email&contact_name=Ben&web=on&return=/admin/2fa/settings", "", bAdmin)
+				form := "delivery_method=sms_then_email&contact_name=Ben&web=on&return=/admin/2fa/settings"
+				switch route {
+				case "POST /admin/2fa/bulk": // A's user, by id
+					form = "user=" + anna.ID + "&app=web&state=off&confirm=yes"
+				case "POST /admin/2fa/settings/apply-defaults": // every user: B's own
+					form = "confirm=yes"
+				}
+				status, body = do(t, cs, method, path, form, "", bAdmin)
 				if status >= 400 || strings.Contains(body, "Secret-A") || strings.Contains(body, anna.ID) {
-					t.Errorf("%s as B's admin: %d, and the answer shows A's data: %v", route, status, strings.Contains(body, "Secret-A"))
+					t.Errorf("%s as B's admin: %d, and the answer shows A's data: %v %.300s", route, status, strings.Contains(body, "Secret-A"), body)
 				}
 			default:
 				t.Errorf("route %s is not in the isolation matrix; add it", route)

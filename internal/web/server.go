@@ -167,6 +167,8 @@ func (s *Server) routes() {
 	s.handleFunc("POST /admin/2fa/settings/{section}", s.requireConsole(s.saveSettings))
 	s.handleFunc("POST /admin/2fa/users/{user}/twofa/{app}", s.requireConsole(s.switchTwoFA))
 	s.handleFunc("GET /admin/2fa/users/{user}", s.requireConsole(s.userPage))
+	s.handleFunc("POST /admin/2fa/bulk", s.requireConsole(s.bulkTwoFA))
+	s.handleFunc("POST /admin/2fa/settings/apply-defaults", s.requireConsole(s.applyDefaults))
 	s.handleFunc("POST /admin/2fa/users/{user}/unlock/{app}", s.requireConsole(s.unlock))
 	s.handleFunc("GET /admin/2fa/audit", s.requireConsole(s.auditPage))
 	s.handleFunc("GET /admin/2fa/audit/latest", s.requireConsole(s.auditLatest))

@@ -288,6 +288,36 @@
     });
   });
 
+  // Selecting users for a change to many: a box for the whole page, and
+  // a count of those selected.
+  var bulk = document.getElementById("bulk");
+  if (bulk) {
+    var boxes = $$("input[data-select]"), pageBox = $("[data-select-page]"), all = $("#bulk-all");
+    var count = $("[data-selected-count]", bulk);
+    var tell = function () {
+      var n = boxes.filter(function (b) { return b.checked; }).length;
+      if (all.checked) {
+        count.textContent = "Every user counted above will change.";
+      } else {
+        count.textContent = n === 0 ? "No users selected." : n === 1 ? "1 user selected." : n + " users selected.";
+      }
+      if (pageBox) {
+        pageBox.checked = n === boxes.length && n > 0;
+        pageBox.indeterminate = n > 0 && n < boxes.length;
+      }
+    };
+    if (pageBox) {
+      pageBox.hidden = false;
+      pageBox.addEventListener("change", function () {
+        boxes.forEach(function (b) { b.checked = pageBox.checked; });
+        tell();
+      });
+    }
+    boxes.forEach(function (b) { b.addEventListener("change", tell); });
+    all.addEventListener("change", tell);
+    tell();
+  }
+
   // Switches change in place. Turning 2FA off asks first, with the safe
   // answer focused.
   var status = $("[data-switch-status]");
