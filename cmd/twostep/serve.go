@@ -74,7 +74,7 @@ func (e *env) run(cfg config.Config, log *slog.Logger, setup func(a *app) (*web.
 		host = u.Hostname()
 	}
 	worker := delivery.NewWorker(a.svc, senders.ByChannel, log, m,
-		delivery.WorkerOptions{MaxBackoff: cfg.DeliveryMaxBackoff, SendTimeout: cfg.DeliveryTimeout, Host: host})
+		delivery.WorkerOptions{MaxBackoff: cfg.DeliveryMaxBackoff, SendTimeout: cfg.DeliveryTimeout, Host: host, BaseURL: cfg.PublicURL})
 	a.svc.SetCourier(worker)
 	wctx, stopWorker := context.WithCancel(context.WithoutCancel(e.ctx))
 	workerDone := make(chan struct{})

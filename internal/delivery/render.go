@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"fmt"
 	"html/template"
+	"strings"
 	"time"
 
 	"github.com/twostep/twostep/internal/twostep"
@@ -65,6 +66,49 @@ func Render(m twostep.Message, host string) (Outgoing, error) {
 		m.CompanyName, m.Code, v)
 	var b bytes.Buffer
 	err := emailHTML.Execute(&b, map[string]string{"Company": m.CompanyName, "Code": m.Code, "Validity": v})
+	out.HTML = b.String()
+	return out, err
+}
+
+var linkHTML = template.Must(template.New("link").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{.Subject}}</title></head>
+<body style="font-family:Arial,Helvetica,sans-serif;color:#0b0c0c;line-height:1.5">
+<p>{{.Intro}}</p>
+<p><a href="{{.Link}}" style="color:#1d70b8">{{.Action}}</a></p>
+<p>The link works once, for {{.Validity}}. {{.Otherwise}}</p>
+</body></html>
+`))
+
+// RenderLink writes a console email: an invited admin's set-up link or an
+// admin's password reset link, at baseURL (the console's public URL).
+func RenderLink(m twostep.Message, baseURL string) (Outgoing, error) {
+	out := Outgoing{ID: m.ID, Channel: twostep.ChannelEmail, To: m.To}
+	v := validity(m.TTL)
+	if m.TTL >= 2*time.Hour {
+		v = fmt.Sprintf("%d hours", int(m.TTL.Round(time.Hour)/time.Hour))
+		if m.TTL >= 48*time.Hour {
+			v = fmt.Sprintf("%d days", int(m.TTL.Round(24*time.Hour)/(24*time.Hour)))
+		}
+	}
+	d := map[string]string{"Validity": v, "Link": strings.TrimRight(baseURL, "/") + "/admin/setup/" + m.Code}
+	switch m.Kind {
+	case twostep.KindSetupLink:
+		d["Subject"] = "You are invited to the " + m.CompanyName + " admin console"
+		d["Intro"] = "You have been made an admin of " + m.CompanyName + "'s two-factor authentication. Choose a password to sign in to the admin console:"
+		d["Action"] = "Choose your password"
+		d["Otherwise"] = "If you did not expect this, you can ignore this email."
+	case twostep.KindResetLink:
+		d["Subject"] = "Reset your " + m.CompanyName + " admin console password"
+		d["Intro"] = "Someone asked to reset the password of your " + m.CompanyName + " admin console account. Choose a new password:"
+		d["Action"] = "Choose a new password"
+		d["Otherwise"] = "If you did not ask for this, ignore this email: your password stays as it is."
+	default:
+		return out, fmt.Errorf("a %q message has no link", m.Kind)
+	}
+	out.Subject = d["Subject"]
+	out.Text = d["Intro"] + "\n\n" + d["Link"] + "\n\nThe link works once, for " + v + ". " + d["Otherwise"] + "\n"
+	var b bytes.Buffer
+	err := linkHTML.Execute(&b, d)
 	out.HTML = b.String()
 	return out, err
 }

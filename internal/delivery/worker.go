@@ -30,6 +30,7 @@ type WorkerOptions struct {
 	MaxBackoff  time.Duration // the longest wait between tries (30s)
 	SendTimeout time.Duration // the longest a provider gets for one message (15s)
 	Host        string        // the hosted page's host, for the SMS WebOTP line
+	BaseURL     string        // the public URL, for the console's links
 }
 
 // Worker sends the outbox's messages. Any number of workers, in any
@@ -187,7 +188,12 @@ func (w *Worker) deliver(ctx context.Context, m twostep.Message) {
 		err = permanent(errNoSender(m.Channel))
 	} else {
 		var out Outgoing
-		if out, err = Render(m, w.opt.Host); err == nil {
+		if m.Kind == twostep.KindSetupLink || m.Kind == twostep.KindResetLink {
+			out, err = RenderLink(m, w.opt.BaseURL)
+		} else {
+			out, err = Render(m, w.opt.Host)
+		}
+		if err == nil {
 			sctx, cancel := context.WithTimeout(ctx, w.opt.SendTimeout)
 			providerID, err = sender.Send(sctx, out)
 			cancel()

@@ -37,6 +37,29 @@ func (t *Tx) AdminByEmail(ctx context.Context, email string) (twostep.AdminAccou
 	return t.scanAdmin(t.queryRow(ctx, selectAdmin+` WHERE email = $1`, strings.ToLower(email)))
 }
 
+// AdminAccounts lists a company's console accounts by email.
+func (t *Tx) AdminAccounts(ctx context.Context, companyID string) ([]twostep.AdminAccount, error) {
+	rows, err := t.query(ctx, selectAdmin+` WHERE company_id = $1 ORDER BY email`, companyID)
+	if err != nil {
+		return nil, t.fail(err)
+	}
+	defer rows.Close()
+	var out []twostep.AdminAccount
+	for rows.Next() {
+		a, err := t.scanAdmin(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, t.fail(rows.Err())
+}
+
+// DeleteAdminAccount deletes a user's console account; the user stays.
+func (t *Tx) DeleteAdminAccount(ctx context.Context, userID string) error {
+	return t.execOne(ctx, `DELETE FROM admin_accounts WHERE user_id = $1`, userID)
+}
+
 // AdminByUser finds a user's console account.
 func (t *Tx) AdminByUser(ctx context.Context, userID string) (twostep.AdminAccount, error) {
 	return t.scanAdmin(t.queryRow(ctx, selectAdmin+` WHERE user_id = $1`, userID))
@@ -76,24 +99,49 @@ func (t *Tx) UseSetupLink(ctx context.Context, tokenHash string, now time.Time) 
 // CreateSession stores a session by its token's hash.
 func (t *Tx) CreateSession(ctx context.Context, s twostep.Session) error {
 	_, err := t.exec(ctx, `
-		INSERT INTO sessions (token_hash, user_id, company_id, stage, challenge_id, created_at, seen_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		s.TokenHash, s.UserID, s.CompanyID, s.Stage, s.ChallengeID, micros(s.CreatedAt), micros(s.SeenAt), micros(s.ExpiresAt))
+		INSERT INTO sessions (token_hash, user_id, company_id, stage, challenge_id, created_at, seen_at, expires_at, ip, user_agent)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		s.TokenHash, s.UserID, s.CompanyID, s.Stage, s.ChallengeID, micros(s.CreatedAt), micros(s.SeenAt), micros(s.ExpiresAt),
+		s.IP, s.UserAgent)
 	return t.fail(err)
 }
 
-// Session reads a session by its token's hash.
-func (t *Tx) Session(ctx context.Context, tokenHash string) (twostep.Session, error) {
+const selectSession = `
+	SELECT token_hash, user_id, company_id, stage, challenge_id, created_at, seen_at, expires_at, ip, user_agent
+	FROM sessions`
+
+func scanSession(r rowScanner) (twostep.Session, error) {
 	var (
 		s                      twostep.Session
 		created, seen, expires int64
 	)
-	err := t.queryRow(ctx, `
-		SELECT token_hash, user_id, company_id, stage, challenge_id, created_at, seen_at, expires_at
-		FROM sessions WHERE token_hash = $1`, tokenHash).
-		Scan(&s.TokenHash, &s.UserID, &s.CompanyID, &s.Stage, &s.ChallengeID, &created, &seen, &expires)
+	err := r.Scan(&s.TokenHash, &s.UserID, &s.CompanyID, &s.Stage, &s.ChallengeID, &created, &seen, &expires, &s.IP, &s.UserAgent)
 	s.CreatedAt, s.SeenAt, s.ExpiresAt = fromMicros(created), fromMicros(seen), fromMicros(expires)
+	return s, err
+}
+
+// Session reads a session by its token's hash.
+func (t *Tx) Session(ctx context.Context, tokenHash string) (twostep.Session, error) {
+	s, err := scanSession(t.queryRow(ctx, selectSession+` WHERE token_hash = $1`, tokenHash))
 	return s, t.fail(err)
+}
+
+// UserSessions reads a user's signed-in sessions, the latest active first.
+func (t *Tx) UserSessions(ctx context.Context, userID string) ([]twostep.Session, error) {
+	rows, err := t.query(ctx, selectSession+` WHERE user_id = $1 AND stage = 'full' ORDER BY seen_at DESC, token_hash`, userID)
+	if err != nil {
+		return nil, t.fail(err)
+	}
+	defer rows.Close()
+	var out []twostep.Session
+	for rows.Next() {
+		s, err := scanSession(rows)
+		if err != nil {
+			return nil, t.fail(err)
+		}
+		out = append(out, s)
+	}
+	return out, t.fail(rows.Err())
 }
 
 // TouchSession records a session's latest request.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -14,12 +15,12 @@ func (t *Tx) EnqueueMessage(ctx context.Context, m twostep.OutboxMessage) (int64
 	var id int64
 	err := t.queryRow(ctx, `
 		INSERT INTO outbox (challenge_id, company_id, user_id, app, send, channel, destination,
-			company_name, sealed_code, code_expires_at, status, attempts, next_attempt_at, lease_until, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+			company_name, sealed_code, code_expires_at, status, attempts, next_attempt_at, lease_until, created_at, kind)
+		VALUES (NULLIF($1, ''), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 		RETURNING id`,
 		m.ChallengeID, m.CompanyID, m.UserID, m.App, m.Send, m.Channel, m.Destination, m.CompanyName,
 		m.SealedCode, micros(m.CodeExpiresAt), m.Status, m.Attempts, micros(m.NextAttemptAt),
-		micros(m.LeaseUntil), micros(m.CreatedAt)).Scan(&id)
+		micros(m.LeaseUntil), micros(m.CreatedAt), cmp.Or(m.Kind, twostep.KindCode)).Scan(&id)
 	return id, t.fail(err)
 }
 
@@ -43,9 +44,9 @@ func (t *Tx) LatestDelivery(ctx context.Context, challengeID string) (twostep.De
 	return d, err
 }
 
-const outboxColumns = `id, challenge_id, company_id, user_id, app, send, channel, destination,
+const outboxColumns = `id, COALESCE(challenge_id, ''), company_id, user_id, app, send, channel, destination,
 	company_name, sealed_code, code_expires_at, status, attempts, next_attempt_at, last_error,
-	provider_id, created_at, finished_at`
+	provider_id, created_at, finished_at, kind`
 
 func scanMessage(r rowScanner) (twostep.OutboxMessage, error) {
 	var (
@@ -54,7 +55,7 @@ func scanMessage(r rowScanner) (twostep.OutboxMessage, error) {
 	)
 	err := r.Scan(&m.ID, &m.ChallengeID, &m.CompanyID, &m.UserID, &m.App, &m.Send, &m.Channel,
 		&m.Destination, &m.CompanyName, &m.SealedCode, &expires, &m.Status, &m.Attempts, &next,
-		&m.LastError, &m.ProviderID, &created, &finished)
+		&m.LastError, &m.ProviderID, &created, &finished, &m.Kind)
 	m.CodeExpiresAt, m.NextAttemptAt = fromMicros(expires), fromMicros(next)
 	m.CreatedAt, m.SentAt = fromMicros(created), fromMicros(finished)
 	return m, err

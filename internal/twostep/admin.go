@@ -37,6 +37,8 @@ type Session struct {
 	CreatedAt   time.Time
 	SeenAt      time.Time
 	ExpiresAt   time.Time // the absolute end
+	IP          string    // where it signed in from
+	UserAgent   string
 }
 
 // Console timings.
@@ -63,6 +65,10 @@ type AdminStore interface {
 	SaveAdminAccount(ctx context.Context, a AdminAccount) error
 	AdminByEmail(ctx context.Context, email string) (AdminAccount, error)
 	AdminByUser(ctx context.Context, userID string) (AdminAccount, error)
+	// AdminAccounts lists a company's accounts by email.
+	AdminAccounts(ctx context.Context, companyID string) ([]AdminAccount, error)
+	// DeleteAdminAccount deletes a user's account; ErrNotFound if none.
+	DeleteAdminAccount(ctx context.Context, userID string) error
 	CreateSetupLink(ctx context.Context, tokenHash, userID string, expires time.Time) error
 	// UseSetupLink marks an unused, unexpired link used and returns its
 	// user; ErrNotFound otherwise. One statement decides it, so a link
@@ -77,6 +83,8 @@ type AdminStore interface {
 	TouchSession(ctx context.Context, tokenHash string, at time.Time) error
 	DeleteSession(ctx context.Context, tokenHash string) error
 	DeleteUserSessions(ctx context.Context, userID string) error
+	// UserSessions lists a user's signed-in (full) sessions, latest first.
+	UserSessions(ctx context.Context, userID string) ([]Session, error)
 	UserByEmail(ctx context.Context, companyID, email string) (User, error)
 }
 

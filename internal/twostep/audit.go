@@ -26,6 +26,12 @@ const (
 	ActionUserUpdated             Action = "user.updated"
 	ActionUserDeleted             Action = "user.deleted"
 	ActionDeliveryFailed          Action = "user.2fa_delivery_failed"
+	// The console's admins.
+	ActionAdminInvited             Action = "admin.invited"
+	ActionAdminRemoved             Action = "admin.removed"
+	ActionAdminPasswordReset       Action = "admin.password_reset_requested"
+	ActionAdminPasswordSet         Action = "admin.password_set"
+	ActionAdminSignedOutEverywhere Action = "admin.signed_out_everywhere"
 )
 
 // Actions lists every action, for filters and documentation.
@@ -34,6 +40,8 @@ var Actions = []Action{
 	ActionTwoFAEnabled, ActionTwoFADisabled, ActionTwoFAFailedAttempts,
 	ActionTwoFALocked, ActionTwoFAUnlocked,
 	ActionUserCreated, ActionUserUpdated, ActionUserDeleted, ActionDeliveryFailed,
+	ActionAdminInvited, ActionAdminRemoved, ActionAdminPasswordReset, ActionAdminPasswordSet,
+	ActionAdminSignedOutEverywhere,
 }
 
 // ParseAction checks an action name.

@@ -7,11 +7,22 @@ import (
 	"time"
 )
 
-// OutboxMessage is a code waiting to be sent. Its code is sealed with a key
-// from the secret file and dropped once the message is sent or has failed.
+// MessageKind says what a message carries.
+type MessageKind string
+
+const (
+	KindCode      MessageKind = "code"       // a challenge's one-time code
+	KindSetupLink MessageKind = "setup_link" // an invited admin's set-up link
+	KindResetLink MessageKind = "reset_link" // an admin's password reset link
+)
+
+// OutboxMessage is a code, or a console email's link, waiting to be sent.
+// Its secret is sealed with a key from the secret file and dropped once
+// the message is sent or has failed.
 type OutboxMessage struct {
 	ID            int64
-	ChallengeID   string
+	Kind          MessageKind
+	ChallengeID   string // "" for a console email
 	CompanyID     string
 	UserID        string
 	App           App
@@ -31,18 +42,23 @@ type OutboxMessage struct {
 	SentAt        time.Time
 }
 
-// sealBinding ties a sealed code to its message.
+// sealBinding ties a sealed code to its message: a link's to its kind,
+// user and time, a code's to its challenge, send and channel.
 func (m OutboxMessage) sealBinding() string {
+	if m.Kind == KindSetupLink || m.Kind == KindResetLink {
+		return fmt.Sprintf("%s/%s/%d", m.Kind, m.UserID, m.CreatedAt.UnixMicro())
+	}
 	return fmt.Sprintf("%s/%d/%s", m.ChallengeID, m.Send, m.Channel)
 }
 
-// Message is what a sender needs to deliver one code.
+// Message is what a sender needs to deliver one code or console link.
 type Message struct {
 	ID          int64
+	Kind        MessageKind
 	ChallengeID string
 	Channel     Channel
 	To          string
-	Code        string
+	Code        string // the code; a link's token
 	CompanyName string
 	App         App
 	ExpiresAt   time.Time
@@ -84,8 +100,12 @@ func (s *Service) ClaimMessages(ctx context.Context, limit int, lease time.Durat
 				}
 				continue
 			}
-			out = append(out, Message{ID: m.ID, ChallengeID: m.ChallengeID, Channel: m.Channel, To: m.Destination, Code: code,
-				CompanyName: m.CompanyName, App: m.App, ExpiresAt: m.CodeExpiresAt, TTL: s.codeTTL,
+			ttl := s.codeTTL
+			if m.Kind != KindCode {
+				ttl = m.CodeExpiresAt.Sub(m.CreatedAt)
+			}
+			out = append(out, Message{ID: m.ID, Kind: m.Kind, ChallengeID: m.ChallengeID, Channel: m.Channel, To: m.Destination, Code: code,
+				CompanyName: m.CompanyName, App: m.App, ExpiresAt: m.CodeExpiresAt, TTL: ttl,
 				Attempt: m.Attempts, CreatedAt: m.CreatedAt})
 		}
 		return nil
@@ -135,6 +155,9 @@ func (s *Service) MessageFailed(ctx context.Context, id int64, reason string, pe
 func (s *Service) failMessage(ctx context.Context, tx Tx, m OutboxMessage, now time.Time, reason string) error {
 	if err := tx.FinishMessage(ctx, m.ID, DeliveryFailed, "", reason, now); err != nil {
 		return err
+	}
+	if m.Kind != KindCode {
+		return s.linkFailed(ctx, tx, m, now, reason)
 	}
 	ch, err := tx.ChallengeForUpdate(ctx, m.ChallengeID)
 	if err != nil {

@@ -54,56 +54,64 @@ func (s *Service) CreateAdmin(ctx context.Context, companyID, email string) (Use
 		if err != nil {
 			return err
 		}
-		u, err = tx.UserByEmail(ctx, co.ID, email)
-		switch {
-		case errors.Is(err, ErrNotFound):
-			name, _, _ := strings.Cut(email, "@")
-			if u.ID, err = newID(s.rand, prefixUser); err != nil {
-				return err
-			}
-			u = User{ID: u.ID, CompanyID: co.ID, Name: name, Email: email, Role: RoleAdmin, CreatedAt: now, UpdatedAt: now,
-				TwoFA: TwoFA{Web: co.Settings.Defaults.Web, Manager: co.Settings.Defaults.Manager}}
-			if err := tx.CreateUser(ctx, u); err != nil {
-				return err
-			}
-			if err := s.audit(ctx, tx, Caller{}, AuditEvent{CompanyID: co.ID, Time: now, Actor: systemActor,
-				Action: ActionUserCreated, TargetID: u.ID, TargetName: u.Name,
-				Details: details(map[string]any{"twofa": u.TwoFA, "role": u.Role})}); err != nil {
-				return err
-			}
-		case err != nil:
-			return err
-		case u.Role != RoleAdmin:
-			old := u
-			u.Role, u.UpdatedAt = RoleAdmin, now
-			if err := tx.UpdateUser(ctx, u); err != nil {
-				return err
-			}
-			if err := s.audit(ctx, tx, Caller{}, AuditEvent{CompanyID: co.ID, Time: now, Actor: systemActor,
-				Action: ActionUserUpdated, TargetID: u.ID, TargetName: u.Name,
-				Details: details(Change{"role", string(old.Role), string(RoleAdmin)})}); err != nil {
-				return err
-			}
-		}
-		acct, err := tx.AdminByUser(ctx, u.ID)
-		if errors.Is(err, ErrNotFound) {
-			acct = AdminAccount{UserID: u.ID, CompanyID: co.ID, CreatedAt: now}
-		} else if err != nil {
-			return err
-		}
-		acct.Email, acct.UpdatedAt = email, now
-		if err := tx.SaveAdminAccount(ctx, acct); errors.Is(err, ErrConflict) {
-			return Invalid("email", "this email address already signs in to another company's console")
-		} else if err != nil {
-			return err
-		}
-		// A new link replaces the ones before it.
-		if err := tx.DeleteSetupLinks(ctx, u.ID); err != nil {
-			return err
-		}
-		return tx.CreateSetupLink(ctx, tokenHash(token), u.ID, now.Add(SetupLinkTTL))
+		u, err = s.makeAdmin(ctx, tx, Caller{}, systemActor, co, email, tokenHash(token), now.Add(SetupLinkTTL), now)
+		return err
 	})
 	return u, token, err
+}
+
+// makeAdmin makes the user with email an admin of co (creating the user
+// when there is none, audited as actor's doing) with a new set-up link,
+// which replaces any earlier one.
+func (s *Service) makeAdmin(ctx context.Context, tx Tx, c Caller, actor Actor, co Company, email, linkHash string, expires, now time.Time) (User, error) {
+	u, err := tx.UserByEmail(ctx, co.ID, email)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		name, _, _ := strings.Cut(email, "@")
+		if u.ID, err = newID(s.rand, prefixUser); err != nil {
+			return u, err
+		}
+		u = User{ID: u.ID, CompanyID: co.ID, Name: name, Email: email, Role: RoleAdmin, CreatedAt: now, UpdatedAt: now,
+			TwoFA: TwoFA{Web: co.Settings.Defaults.Web, Manager: co.Settings.Defaults.Manager}}
+		if err := tx.CreateUser(ctx, u); err != nil {
+			return u, err
+		}
+		if err := s.audit(ctx, tx, c, AuditEvent{CompanyID: co.ID, Time: now, Actor: actor,
+			Action: ActionUserCreated, TargetID: u.ID, TargetName: u.Name,
+			Details: details(map[string]any{"twofa": u.TwoFA, "role": u.Role})}); err != nil {
+			return u, err
+		}
+	case err != nil:
+		return u, err
+	case u.Role != RoleAdmin:
+		old := u
+		u.Role, u.UpdatedAt = RoleAdmin, now
+		if err := tx.UpdateUser(ctx, u); err != nil {
+			return u, err
+		}
+		if err := s.audit(ctx, tx, c, AuditEvent{CompanyID: co.ID, Time: now, Actor: actor,
+			Action: ActionUserUpdated, TargetID: u.ID, TargetName: u.Name,
+			Details: details(Change{"role", string(old.Role), string(RoleAdmin)})}); err != nil {
+			return u, err
+		}
+	}
+	acct, err := tx.AdminByUser(ctx, u.ID)
+	if errors.Is(err, ErrNotFound) {
+		acct = AdminAccount{UserID: u.ID, CompanyID: co.ID, CreatedAt: now}
+	} else if err != nil {
+		return u, err
+	}
+	acct.Email, acct.UpdatedAt = email, now
+	if err := tx.SaveAdminAccount(ctx, acct); errors.Is(err, ErrConflict) {
+		return u, Invalid("email", "this email address already signs in to another company's console")
+	} else if err != nil {
+		return u, err
+	}
+	// A new link replaces the ones before it.
+	if err := tx.DeleteSetupLinks(ctx, u.ID); err != nil {
+		return u, err
+	}
+	return u, tx.CreateSetupLink(ctx, linkHash, u.ID, expires)
 }
 
 // SetupLink tells whose set-up link a token is, while it can be used.
@@ -164,7 +172,16 @@ func (s *Service) CompleteSetup(ctx context.Context, token, password string) err
 		if err := tx.DeleteSetupLinks(ctx, userID); err != nil {
 			return err
 		}
-		return tx.DeleteUserSessions(ctx, a.UserID)
+		if err := tx.DeleteUserSessions(ctx, a.UserID); err != nil {
+			return err
+		}
+		u, err := tx.User(ctx, a.CompanyID, a.UserID)
+		if err != nil {
+			return err
+		}
+		who := Actor{Type: ActorUser, ID: u.ID, Name: u.Name}
+		return s.audit(ctx, tx, Caller{}, AuditEvent{CompanyID: a.CompanyID, Time: now, Actor: who,
+			Action: ActionAdminPasswordSet, TargetID: u.ID, TargetName: u.Name})
 	})
 }
 
@@ -338,7 +355,7 @@ func (s *Service) SignInVerify(ctx context.Context, pendingToken, code, ip, user
 			return err
 		}
 		return tx.CreateSession(ctx, Session{TokenHash: tokenHash(token), UserID: ses.UserID, CompanyID: ses.CompanyID,
-			Stage: StageFull, CreatedAt: now, SeenAt: now, ExpiresAt: now.Add(SessionAbsolute)})
+			Stage: StageFull, CreatedAt: now, SeenAt: now, ExpiresAt: now.Add(SessionAbsolute), IP: ip, UserAgent: clip(userAgent, 300)})
 	})
 	return token, v, err
 }
@@ -365,6 +382,9 @@ type Console struct {
 	Caller  Caller
 	User    User
 	Company Company
+	// Session is the hash of this session's token, to tell it among the
+	// admin's sessions.
+	Session string
 }
 
 // SessionUser checks a full session's token and returns the admin it
@@ -389,7 +409,7 @@ func (s *Service) SessionUser(ctx context.Context, token, ip, userAgent string) 
 		if err != nil {
 			return err
 		}
-		touch = now.Sub(ses.SeenAt) > sessionTouch
+		touch, out.Session = now.Sub(ses.SeenAt) > sessionTouch, ses.TokenHash
 		if out.User, err = tx.User(ctx, ses.CompanyID, ses.UserID); errors.Is(err, ErrNotFound) {
 			return errSessionInvalid
 		} else if err != nil {

@@ -1,6 +1,7 @@
 package twostep
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"time"
@@ -252,8 +253,12 @@ func (s *Service) enqueue(ctx context.Context, tx Tx, m OutboxMessage, code stri
 	if err != nil || s.courier == nil {
 		return nil, err
 	}
-	return &Message{ID: id, ChallengeID: m.ChallengeID, Channel: m.Channel, To: m.Destination, Code: code,
-		CompanyName: m.CompanyName, App: m.App, ExpiresAt: m.CodeExpiresAt, TTL: s.codeTTL,
+	ttl := s.codeTTL
+	if m.Kind != "" && m.Kind != KindCode {
+		ttl = m.CodeExpiresAt.Sub(m.CreatedAt)
+	}
+	return &Message{ID: id, Kind: cmp.Or(m.Kind, KindCode), ChallengeID: m.ChallengeID, Channel: m.Channel, To: m.Destination, Code: code,
+		CompanyName: m.CompanyName, App: m.App, ExpiresAt: m.CodeExpiresAt, TTL: ttl,
 		Attempt: 1, CreatedAt: m.CreatedAt}, nil
 }
 

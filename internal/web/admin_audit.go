@@ -136,17 +136,22 @@ func pluralWord(n int, one, many string) string {
 
 // actionLabels name the actions in the filter.
 var actionLabels = map[twostep.Action]string{
-	twostep.ActionTwoFAEnabled:            "2FA turned on",
-	twostep.ActionTwoFADisabled:           "2FA turned off",
-	twostep.ActionSettingsGeneralChanged:  "General settings changed",
-	twostep.ActionSettingsDefaultsChanged: "Default settings changed",
-	twostep.ActionTwoFAFailedAttempts:     "3 wrong codes in a row",
-	twostep.ActionTwoFALocked:             "Sign-in paused after 10 wrong codes",
-	twostep.ActionTwoFAUnlocked:           "Sign-in unlocked",
-	twostep.ActionDeliveryFailed:          "Code could not be delivered",
-	twostep.ActionUserCreated:             "User added",
-	twostep.ActionUserUpdated:             "User changed",
-	twostep.ActionUserDeleted:             "User deleted",
+	twostep.ActionTwoFAEnabled:             "2FA turned on",
+	twostep.ActionTwoFADisabled:            "2FA turned off",
+	twostep.ActionSettingsGeneralChanged:   "General settings changed",
+	twostep.ActionSettingsDefaultsChanged:  "Default settings changed",
+	twostep.ActionTwoFAFailedAttempts:      "3 wrong codes in a row",
+	twostep.ActionTwoFALocked:              "Sign-in paused after 10 wrong codes",
+	twostep.ActionTwoFAUnlocked:            "Sign-in unlocked",
+	twostep.ActionDeliveryFailed:           "Code could not be delivered",
+	twostep.ActionUserCreated:              "User added",
+	twostep.ActionUserUpdated:              "User changed",
+	twostep.ActionUserDeleted:              "User deleted",
+	twostep.ActionAdminInvited:             "Admin invited",
+	twostep.ActionAdminRemoved:             "Admin removed",
+	twostep.ActionAdminPasswordReset:       "Password reset asked for",
+	twostep.ActionAdminPasswordSet:         "Console password chosen",
+	twostep.ActionAdminSignedOutEverywhere: "Signed out everywhere",
 }
 
 // consoleFilter reads the audit page's filters; dates are whole UTC days,

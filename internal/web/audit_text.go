@@ -131,6 +131,37 @@ func Describe(e twostep.AuditEvent) string {
 		return "Added user " + e.TargetName
 	case twostep.ActionUserDeleted:
 		return "Deleted user " + e.TargetName
+	case twostep.ActionDeliveryFailed:
+		var d struct{ Channel, Kind string }
+		json.Unmarshal(e.Details, &d)
+		by := " by email"
+		if d.Channel == string(twostep.ChannelSMS) {
+			by = " by SMS"
+		}
+		switch twostep.MessageKind(d.Kind) {
+		case twostep.KindSetupLink:
+			return "Could not deliver " + e.TargetName + "'s admin set-up link" + by
+		case twostep.KindResetLink:
+			return "Could not deliver " + e.TargetName + "'s password reset link" + by
+		}
+		return "Could not deliver a sign-in code to " + e.TargetName + by + app
+	case twostep.ActionAdminInvited:
+		var d struct{ Email string }
+		json.Unmarshal(e.Details, &d)
+		if d.Email != "" {
+			return "Invited " + e.TargetName + " (" + d.Email + ") to be an admin"
+		}
+		return "Invited " + e.TargetName + " to be an admin"
+	case twostep.ActionAdminRemoved:
+		return "Removed " + e.TargetName + " as an admin"
+	case twostep.ActionAdminPasswordReset:
+		return "Asked for a link to reset " + e.TargetName + "'s console password"
+	case twostep.ActionAdminPasswordSet:
+		return e.TargetName + " chose a console password"
+	case twostep.ActionAdminSignedOutEverywhere:
+		var d struct{ Sessions int }
+		json.Unmarshal(e.Details, &d)
+		return "Signed out of the console everywhere (" + plural(d.Sessions, "session", "sessions") + ")"
 	}
 	return string(e.Action)
 }

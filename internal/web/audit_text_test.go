@@ -40,6 +40,17 @@ func TestDescribe(t *testing.T) {
 		{twostep.AuditEvent{Action: twostep.ActionUserUpdated, TargetName: "Anna",
 			Details: json.RawMessage(`{"field":"phone","from":"+37120000002","to":null}`)},
 			"Changed Anna's phone from +37120000002 to (none)"},
+		{twostep.AuditEvent{Action: twostep.ActionDeliveryFailed, TargetName: "Anna", App: twostep.AppWeb,
+			Details: json.RawMessage(`{"channel":"sms","reason":"unreachable"}`)},
+			"Could not deliver a sign-in code to Anna by SMS in the Web application"},
+		{twostep.AuditEvent{Action: twostep.ActionDeliveryFailed, TargetName: "Ben",
+			Details: json.RawMessage(`{"channel":"email","kind":"setup_link","reason":"550"}`)},
+			"Could not deliver Ben's admin set-up link by email"},
+		{twostep.AuditEvent{Action: twostep.ActionAdminInvited, TargetName: "Ben", Details: json.RawMessage(`{"email":"ben@acme.com"}`)},
+			"Invited Ben (ben@acme.com) to be an admin"},
+		{twostep.AuditEvent{Action: twostep.ActionAdminRemoved, TargetName: "Ben"}, "Removed Ben as an admin"},
+		{twostep.AuditEvent{Action: twostep.ActionAdminSignedOutEverywhere, Details: json.RawMessage(`{"sessions":2}`)},
+			"Signed out of the console everywhere (2 sessions)"},
 	} {
 		if got := Describe(tc.e); got != tc.want {
 			t.Errorf("Describe(%s %s) = %q, want %q", tc.e.Action, tc.e.Details, got, tc.want)
