@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -12,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/twostep/twostep/internal/browsertest"
+	"github.com/twostep/twostep/internal/providertest"
 )
 
 // signIn makes rita@acme.test an admin of the rig's company and signs her
@@ -317,4 +321,116 @@ func TestBulkActionsInABrowser(t *testing.T) {
 		}
 	}
 	b.Check("apply-defaults-done")
+}
+
+// emailLink waits for the n-th email to an address and returns the
+// console link in it.
+func (r *consoleRig) emailLink(t *testing.T, to string, n int) string {
+	t.Helper()
+	link := ""
+	pattern := regexp.MustCompile(`https?://\S+/admin/setup/[a-z0-9]+`)
+	providertest.WaitFor(t, 15*time.Second, fmt.Sprintf("email %d to %s", n, to), func() bool {
+		seen := 0
+		msgs := r.mailpit.Messages(t)
+		for i := len(msgs) - 1; i >= 0; i-- { // oldest first
+			if len(msgs[i].To) > 0 && msgs[i].To[0] == to {
+				if seen++; seen == n {
+					link = pattern.FindString(msgs[i].Text)
+				}
+			}
+		}
+		return link != ""
+	})
+	return link
+}
+
+// TestAdminsInABrowser: the Admins page lists the company's admins; an
+// admin invites another by email (the link arrives and works) and removes
+// them; "Forgot your password?" sends a reset link (and says the same for
+// an unknown email); the account page lists the admin's sessions and
+// signs out everywhere. Each is in the audit log.
+func TestAdminsInABrowser(t *testing.T) {
+	b := browsertest.Start(t)
+	r := newConsoleRig(t)
+	r.signIn(t, b)
+
+	b.Do(chromedp.Click(chromedp.CSS(`.header a[href="/admin/admins"]`)), chromedp.WaitVisible(chromedp.ID("admins-caption")))
+	if got := b.Text("main tbody"); !strings.Contains(got, "rita@acme.test") || !strings.Contains(got, "(you)") || !strings.Contains(got, "The only admin") {
+		t.Errorf("the admins: %q", got)
+	}
+	b.Check("admins")
+	b.Do(chromedp.Click(chromedp.CSS("main form[action='/admin/admins'] button")), chromedp.WaitVisible(chromedp.CSS(".error-summary")))
+	b.Check("admins-invite-error")
+	b.Do(chromedp.SendKeys(chromedp.ID("email"), "ben@acme.test"), chromedp.Click(chromedp.CSS("main form[action='/admin/admins'] button")))
+	waitForText(t, b, "We have sent Ben Kalns an email")
+	ben := r.users["Ben Kalns"]
+	if got := b.Text("#admin-" + ben); !strings.Contains(got, "Invited") {
+		t.Errorf("Ben's row: %q", got)
+	}
+	b.Check("admins-invited")
+	link := r.emailLink(t, "ben@acme.test", 1)
+	if !strings.HasPrefix(link, r.srv.URL+"/admin/setup/") {
+		t.Fatalf("the invitation's link: %q", link)
+	}
+	if got := form(t, link, url.Values{"password": {"ben's own pass phrase"}, "confirm": {"ben's own pass phrase"}}, ""); got != http.StatusSeeOther {
+		t.Fatalf("Ben's set-up link: %d", got)
+	}
+	b.Do(chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#admin-"+ben)))
+	if got := b.Text("#admin-" + ben); !strings.Contains(got, "Active") {
+		t.Errorf("Ben's row after set-up: %q", got)
+	}
+
+	// Remove Ben, after a question.
+	b.Do(chromedp.Click(chromedp.CSS("#admin-" + ben + " button")))
+	waitForText(t, b, "Remove Ben Kalns as an admin?")
+	b.Check("admins-remove-confirm")
+	b.Do(chromedp.Click(chromedp.CSS("main form button[type=submit]")))
+	waitForText(t, b, "Ben Kalns is no longer an admin")
+	if browsertest.Eval[bool](b, `!!document.getElementById("admin-`+ben+`")`) {
+		t.Error("Ben is still listed")
+	}
+
+	// Your account: this session, then sign out everywhere.
+	b.Do(chromedp.Click(chromedp.CSS(`.header a[href="/admin/account"]`)), chromedp.WaitVisible(chromedp.ID("sessions-caption")))
+	if got := b.Text("main tbody"); !strings.Contains(got, "This session") || !strings.Contains(got, "127.0.0.1") || !strings.Contains(got, "Chrome on Linux") {
+		t.Errorf("the sessions: %q", got)
+	}
+	b.Check("account")
+	b.Do(chromedp.Click(chromedp.CSS("main form[action$=sign-out-everywhere] button")))
+	waitForText(t, b, "You have signed out everywhere")
+	b.Do(chromedp.Navigate(r.srv.URL+"/admin/2fa"), chromedp.WaitVisible(chromedp.ID("password")))
+
+	// Forgot your password: the same answer for anyone; the link works.
+	b.Do(chromedp.Click(chromedp.CSS(`a[href="/admin/login/forgot"]`)), chromedp.WaitVisible(chromedp.CSS("form[action='/admin/login/forgot']")))
+	b.Check("forgot")
+	b.Do(chromedp.SendKeys(chromedp.ID("email"), "nobody@acme.test"), chromedp.Click(chromedp.CSS("main button[type=submit]")))
+	waitForText(t, b, "Check your email")
+	unknown := strings.ReplaceAll(b.Text("main"), "nobody@acme.test", "EMAIL")
+	b.Do(chromedp.Navigate(r.srv.URL+"/admin/login/forgot"), chromedp.WaitVisible(chromedp.ID("email")),
+		chromedp.SendKeys(chromedp.ID("email"), "rita@acme.test"), chromedp.Click(chromedp.CSS("main button[type=submit]")))
+	waitForText(t, b, "Check your email")
+	if known := strings.ReplaceAll(b.Text("main"), "rita@acme.test", "EMAIL"); known != unknown {
+		t.Errorf("the answers differ:\n%s\n%s", known, unknown)
+	}
+	b.Check("forgot-sent")
+	reset := r.emailLink(t, "rita@acme.test", 2)
+	b.Do(chromedp.Navigate(reset), chromedp.WaitVisible(chromedp.ID("password")),
+		chromedp.SetValue(chromedp.ID("password"), "a brand new pass phrase"), chromedp.SetValue(chromedp.ID("confirm"), "a brand new pass phrase"),
+		chromedp.Click(chromedp.CSS("main button[type=submit]")))
+	waitForText(t, b, "Your password is saved")
+	b.Do(chromedp.SetValue(chromedp.ID("password"), "a brand new pass phrase"), chromedp.Click(chromedp.CSS("main button[type=submit]")),
+		chromedp.WaitVisible(chromedp.ID("code")))
+	b.Do(chromedp.SendKeys(chromedp.ID("code"), r.emailCode(t, "rita@acme.test", 3)),
+		chromedp.Click(chromedp.CSS("main button[type=submit]")), chromedp.WaitVisible(chromedp.CSS(`[aria-label="Settings"]`)))
+
+	// Each in the audit log, with who did it.
+	b.Do(chromedp.Navigate(r.srv.URL+"/admin/2fa/audit"), chromedp.WaitVisible(chromedp.ID("result-count")))
+	log := b.Text("main tbody")
+	for _, want := range []string{"Invited Ben Kalns (ben@acme.test) to be an admin", "Ben Kalns chose a console password",
+		"Removed Ben Kalns as an admin", "Signed out of the console everywhere (1 session)",
+		"Asked for a link to reset rita's console password", "rita chose a console password"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the audit log lacks %q:\n%s", want, log)
+		}
+	}
 }

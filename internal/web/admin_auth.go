@@ -27,6 +27,8 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 		p.Banner = "Your session has ended. Sign in again."
 	case "setup":
 		p.Banner = "Your password is saved. Sign in with it."
+	case "everywhere":
+		p.Banner = "You have signed out everywhere: every session of yours has ended."
 	}
 	s.render(w, r, http.StatusOK, "login", p)
 }

@@ -34,6 +34,7 @@ func init() {
 	pageFuncs["unlockForm"] = func(u twostep.User, app twostep.App, ret string) unlockFormData {
 		return unlockFormData{u, app, ret}
 	}
+	pageFuncs["browserName"] = browserName
 	pageFuncs["signInResult"] = func(r twostep.SignInResult) string { return signInResults[r] }
 	pageFuncs["channelName"] = func(c twostep.Channel) string {
 		if c == twostep.ChannelSMS {

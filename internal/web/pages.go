@@ -131,6 +131,7 @@ type page struct {
 	Banner   string // one success message
 	Console  *twostep.Console
 	Crumb    string // the page's own place after "Two-factor authentication"
+	Section  string // "admins" or "account" for those pages; "" for 2FA's
 	Data     any
 	FormJS   bool
 	NoHeader bool
