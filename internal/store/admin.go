@@ -39,20 +39,7 @@ func (t *Tx) AdminByEmail(ctx context.Context, email string) (twostep.AdminAccou
 
 // AdminAccounts lists a company's console accounts by email.
 func (t *Tx) AdminAccounts(ctx context.Context, companyID string) ([]twostep.AdminAccount, error) {
-	rows, err := t.query(ctx, selectAdmin+` WHERE company_id = $1 ORDER BY email`, companyID)
-	if err != nil {
-		return nil, t.fail(err)
-	}
-	defer rows.Close()
-	var out []twostep.AdminAccount
-	for rows.Next() {
-		a, err := t.scanAdmin(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, t.fail(rows.Err())
+	return queryAll(ctx, t, t.scanAdmin, selectAdmin+` WHERE company_id = $1 ORDER BY email`, companyID)
 }
 
 // DeleteAdminAccount deletes a user's console account; the user stays.
@@ -128,20 +115,7 @@ func (t *Tx) Session(ctx context.Context, tokenHash string) (twostep.Session, er
 
 // UserSessions reads a user's signed-in sessions, the latest active first.
 func (t *Tx) UserSessions(ctx context.Context, userID string) ([]twostep.Session, error) {
-	rows, err := t.query(ctx, selectSession+` WHERE user_id = $1 AND stage = 'full' ORDER BY seen_at DESC, token_hash`, userID)
-	if err != nil {
-		return nil, t.fail(err)
-	}
-	defer rows.Close()
-	var out []twostep.Session
-	for rows.Next() {
-		s, err := scanSession(rows)
-		if err != nil {
-			return nil, t.fail(err)
-		}
-		out = append(out, s)
-	}
-	return out, t.fail(rows.Err())
+	return queryAll(ctx, t, scanSession, selectSession+` WHERE user_id = $1 AND stage = 'full' ORDER BY seen_at DESC, token_hash`, userID)
 }
 
 // TouchSession records a session's latest request.

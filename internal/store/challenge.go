@@ -58,21 +58,8 @@ func (t *Tx) ChallengeByVerifyToken(ctx context.Context, tokenHash string) (twos
 // UserChallenges reads a user's latest challenges, newest first, down
 // challenges_by_user.
 func (t *Tx) UserChallenges(ctx context.Context, companyID, userID string, limit int) ([]twostep.Challenge, error) {
-	rows, err := t.query(ctx, selectChallenge+` WHERE user_id = $1 AND company_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3`,
+	return queryAll(ctx, t, t.scanChallenge, selectChallenge+` WHERE user_id = $1 AND company_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3`,
 		userID, companyID, limit)
-	if err != nil {
-		return nil, t.fail(err)
-	}
-	defer rows.Close()
-	var out []twostep.Challenge
-	for rows.Next() {
-		c, err := t.scanChallenge(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, t.fail(rows.Err())
 }
 
 // ChallengeForUpdate reads a challenge and locks its row.

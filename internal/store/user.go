@@ -27,6 +27,24 @@ const selectUser = `
 // rowScanner is what *sql.Row and *sql.Rows share.
 type rowScanner interface{ Scan(dest ...any) error }
 
+// queryAll runs a query and reads every row with scan.
+func queryAll[T any](ctx context.Context, t *Tx, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := t.query(ctx, query, args...)
+	if err != nil {
+		return nil, t.fail(err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, t.fail(err)
+		}
+		out = append(out, v)
+	}
+	return out, t.fail(rows.Err())
+}
+
 func scanUser(r rowScanner) (twostep.User, error) {
 	var (
 		u                twostep.User
