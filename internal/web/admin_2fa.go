@@ -265,10 +265,6 @@ func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	base, _, _ := strings.Cut(ret, "#")
-	sep := "?"
-	if strings.Contains(base, "?") {
-		sep = "&"
-	}
 	// The settings page (without JavaScript) goes to the saved section;
 	// the window opens on its tab, where the script puts focus on the
 	// message (a fragment would take focus to the panel instead).
@@ -276,5 +272,5 @@ func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(base, "/admin/2fa?") {
 		frag = ""
 	}
-	seeOther(w, r, base+sep+"saved="+section+"&tab="+section+frag)
+	seeOther(w, r, withQuery(base, url.Values{"saved": {section}, "tab": {section}})+frag)
 }

@@ -136,11 +136,7 @@ func withBulk(ret, done string, res twostep.BulkResult, extra url.Values) string
 	for k, vs := range extra {
 		v[k] = vs
 	}
-	sep := "?"
-	if strings.Contains(ret, "?") {
-		sep = "&"
-	}
-	return ret + sep + v.Encode()
+	return withQuery(ret, v)
 }
 
 // bulkBanner words a bulk change's result from its redirect's numbers.

@@ -3,7 +3,6 @@ package web
 import (
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/twostep/twostep/internal/twostep"
 )
@@ -96,18 +95,9 @@ func (s *Server) unlock(w http.ResponseWriter, r *http.Request) {
 }
 
 // withDone adds to a return path the success message's parameters, which
-// bannerFor words; the path's fragment stays last.
+// bannerFor words.
 func withDone(ret, done, userID string, app twostep.App) string {
-	base, frag, _ := strings.Cut(ret, "#")
-	sep := "?"
-	if strings.Contains(base, "?") {
-		sep = "&"
-	}
-	out := base + sep + url.Values{"done": {done}, "user": {userID}, "app": {string(app)}}.Encode()
-	if frag != "" {
-		out += "#" + frag
-	}
-	return out
+	return withQuery(ret, url.Values{"done": {done}, "user": {userID}, "app": {string(app)}})
 }
 
 // notFound answers a console page that names nothing in the admin's

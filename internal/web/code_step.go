@@ -112,14 +112,17 @@ func (st *codeStep) place(errs []fieldError) []fieldError {
 // lastTwo is the end of a phone number, for "ending in 42".
 func lastTwo(s string) string { return s[max(0, len(s)-2):] }
 
-// withQuery returns a URL with one query parameter set.
-func withQuery(raw, key, value string) string {
+// withQuery returns a URL (or a local path) with query parameters set;
+// its own parameters and fragment stay.
+func withQuery(raw string, set url.Values) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return raw
 	}
 	q := u.Query()
-	q.Set(key, value)
+	for k, v := range set {
+		q[k] = v
+	}
 	u.RawQuery = q.Encode()
 	return u.String()
 }

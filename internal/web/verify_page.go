@@ -33,7 +33,7 @@ func (s *Server) renderVerify(w http.ResponseWriter, r *http.Request, status int
 	v := pg.Challenge
 	cancel := ""
 	if v.ReturnURL != "" {
-		cancel = withQuery(v.ReturnURL, "twostep_error", "cancelled")
+		cancel = withQuery(v.ReturnURL, url.Values{"twostep_error": {"cancelled"}})
 	}
 	d := verifyData{Company: pg.Company.Name,
 		Step: newCodeStep(v, time.Now(), "/verify/"+token, "/verify/"+token, "/verify/"+token+"/resend", cancel)}
