@@ -92,7 +92,12 @@ func (s *Server) bulkTwoFA(w http.ResponseWriter, r *http.Request) {
 		s.consoleUnavailable(w, r, err)
 		return
 	}
-	seeOther(w, r, withBulk(ret, "bulk", res, url.Values{"app": {string(app)}, "state": {state}}))
+	extra := url.Values{"app": {string(app)}, "state": {state}}
+	if err != nil { // some batches done: say so, and that the rest is not
+		s.log.ErrorContext(r.Context(), "bulk 2FA change stopped part way", "changed", res.Changed, "err", err)
+		extra.Set("stopped", "1")
+	}
+	seeOther(w, r, withBulk(ret, "bulk", res, extra))
 }
 
 // applyDefaults gives every existing user the default settings, after a
@@ -126,7 +131,12 @@ func (s *Server) applyDefaults(w http.ResponseWriter, r *http.Request) {
 		s.consoleUnavailable(w, r, err)
 		return
 	}
-	seeOther(w, r, withBulk("/admin/2fa", "defaults", res, nil))
+	var extra url.Values
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "applying the defaults stopped part way", "changed", res.Changed, "err", err)
+		extra = url.Values{"stopped": {"1"}}
+	}
+	seeOther(w, r, withBulk("/admin/2fa", "defaults", res, extra))
 }
 
 // withBulk is a return path with a bulk change's result for bannerFor:
@@ -164,6 +174,9 @@ func bulkBanner(q url.Values) string {
 			msg += ", " + strconv.Itoa(unchanged) + " had them already"
 		}
 		msg += "."
+	}
+	if msg != "" && q.Get("stopped") == "1" {
+		msg += " The change stopped part way through: the other users are as they were. Try again in a moment."
 	}
 	return msg
 }
