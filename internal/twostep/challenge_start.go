@@ -1,0 +1,122 @@
+package twostep
+
+import (
+	"context"
+	"errors"
+)
+
+// ChallengeResult is what starting a challenge gives: Required false when
+// 2FA is off for the user and app, and then nothing was sent. VerifyToken
+// opens the hosted page; it is made when the challenge has a return URL
+// and is shown only now.
+type ChallengeResult struct {
+	Required bool
+	ChallengeView
+	VerifyToken string
+}
+
+// CreateChallenge starts a sign-in's second step for a user and app: it
+// picks the channel by the company's policy, checks the lockout and the
+// send limits, and queues the code in the same transaction.
+func (s *Service) CreateChallenge(ctx context.Context, c Caller, companyID, userID string, in NewChallenge) (ChallengeResult, error) {
+	return s.startChallenge(ctx, c, companyID, userID, in, false)
+}
+
+// startChallenge is CreateChallenge; with force it requires the second
+// step even when 2FA is off for the user and app, as the console's own
+// sign-in does.
+func (s *Service) startChallenge(ctx context.Context, c Caller, companyID, userID string, in NewChallenge, force bool) (ChallengeResult, error) {
+	var (
+		out ChallengeResult
+		err error
+	)
+	ch := Challenge{CompanyID: companyID, UserID: userID, Status: StatusPending}
+	if ch.IP, err = normalizeIP(in.IP); err != nil {
+		return out, err
+	}
+	if ch.UserAgent, err = cleanText("user_agent", in.UserAgent, 512, true); err != nil {
+		return out, err
+	}
+	if ch.Nonce, err = checkNonce(in.Nonce); err != nil {
+		return out, err
+	}
+	if ch.ID, err = newID(s.rand, prefixChallenge); err != nil {
+		return out, Internal(err)
+	}
+	var queued *Message
+	err = s.updateSend(ctx, func(tx Tx, smsCapSpent bool) error {
+		co, _, err := s.company(ctx, tx, c, companyID, false)
+		if err != nil {
+			return err
+		}
+		u, err := s.user(ctx, tx, companyID, userID, false)
+		if err != nil {
+			return err
+		}
+		if ch.App, err = ParseApp("app", in.App); err != nil {
+			return err
+		}
+		app := ch.App
+		if ch.ReturnURL, err = s.checkReturnURL(in.ReturnURL, co.Settings); err != nil {
+			return err
+		}
+		if !u.TwoFA.For(app) && !force {
+			out = ChallengeResult{Required: false}
+			return nil
+		}
+		if ch.ReturnURL != "" {
+			if out.VerifyToken, err = s.newToken(); err != nil {
+				return Internal(err)
+			}
+			ch.VerifyTokenHash = tokenHash(out.VerifyToken)
+		}
+		now, err := tx.Now(ctx)
+		if err != nil {
+			return err
+		}
+		l, err := tx.LockoutForUpdate(ctx, companyID, userID, app)
+		if err != nil {
+			return err
+		}
+		if l.Locked(now) {
+			return lockedError(now, l.LockedUntil)
+		}
+		p := s.policy(co, u)
+		channel := p.first()
+		if channel == "" {
+			return errNoChannel
+		}
+		if channel == ChannelSMS && smsCapSpent {
+			channel = ChannelEmail // errSMSCapSpent comes only when there is an address
+		}
+		ch.CreatedAt = now
+		if err := s.checkSendLimits(ctx, tx, p, ch, channel, now); err != nil {
+			return err
+		}
+		sent, m, code, err := s.newCode(co, p, ch, channel, now)
+		if err != nil {
+			return err
+		}
+		if err := tx.CreateChallenge(ctx, sent); err != nil {
+			return err
+		}
+		if queued, err = s.enqueue(ctx, tx, m, code, now); err != nil {
+			return err
+		}
+		if err := s.countSent(ctx, tx, co, p, channel, now); err != nil {
+			return err
+		}
+		out.Required, out.ChallengeView = true, sent.view(now, p, l, Delivery{DeliveryQueued, channel}, s.cooldown)
+		return nil
+	})
+	if err == nil && out.Required {
+		s.dispatch(queued)
+	}
+	return out, err
+}
+
+// errSMSCapSpent ends a transaction that counted an SMS when the
+// company's daily SMS cap (or the operator's over every company) was
+// already spent, and the user has an email address: updateSend runs it
+// again with the code going by email.
+var errSMSCapSpent = errors.New("the daily SMS cap is spent")

@@ -1,0 +1,214 @@
+package twostep
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// challengeContext is a challenge with the company, user, lockout and time
+// it is read against.
+type challengeContext struct {
+	ch      Challenge
+	co      Company
+	u       User
+	lockout Lockout
+	now     time.Time
+}
+
+// open refuses a challenge that takes no more codes or guesses: approved
+// already, or its user and app locked.
+func (cc challengeContext) open() error {
+	switch {
+	case cc.ch.Status == StatusApproved:
+		return errAlreadyUsed
+	case cc.lockout.Locked(cc.now):
+		return lockedError(cc.now, cc.lockout.LockedUntil)
+	}
+	return nil
+}
+
+// loadChallenge reads a challenge the caller may see, with its context.
+func (s *Service) loadChallenge(ctx context.Context, tx Tx, c Caller, id string, forUpdate bool) (challengeContext, error) {
+	var (
+		cc  challengeContext
+		err error
+	)
+	read := tx.Challenge
+	if forUpdate {
+		read = tx.ChallengeForUpdate
+	}
+	cc.ch, err = read(ctx, id)
+	if errors.Is(err, ErrNotFound) || (err == nil && !c.canSee(cc.ch.CompanyID)) {
+		return cc, NotFound("challenge")
+	}
+	if err != nil {
+		return cc, err
+	}
+	if cc.co, _, err = s.company(ctx, tx, c, cc.ch.CompanyID, false); err != nil {
+		return cc, err
+	}
+	if cc.u, err = s.user(ctx, tx, cc.ch.CompanyID, cc.ch.UserID, false); err != nil {
+		return cc, err
+	}
+	lockout := tx.Lockout
+	if forUpdate {
+		lockout = tx.LockoutForUpdate
+	}
+	if cc.lockout, err = lockout(ctx, cc.ch.CompanyID, cc.ch.UserID, cc.ch.App); err != nil {
+		return cc, err
+	}
+	cc.now, err = tx.Now(ctx)
+	return cc, err
+}
+
+// present reads the challenge's delivery and computes what its reader sees.
+func (s *Service) present(ctx context.Context, tx Tx, cc challengeContext) (ChallengeView, error) {
+	d, err := tx.LatestDelivery(ctx, cc.ch.ID)
+	if err != nil {
+		return ChallengeView{}, err
+	}
+	return cc.ch.view(cc.now, s.policy(cc.co, cc.u), cc.lockout, d, s.cooldown), nil
+}
+
+// Challenge reads a challenge's current state.
+func (s *Service) Challenge(ctx context.Context, c Caller, id string) (ChallengeView, error) {
+	var out ChallengeView
+	err := s.view(ctx, func(tx Tx) error {
+		cc, err := s.loadChallenge(ctx, tx, c, id, false)
+		if err != nil {
+			return err
+		}
+		out, err = s.present(ctx, tx, cc)
+		return err
+	})
+	return out, err
+}
+
+// VerifyResult says what a verification decided.
+type VerifyResult string
+
+// The verification results.
+const (
+	ResultApproved VerifyResult = "approved"
+	ResultRejected VerifyResult = "rejected"
+)
+
+// Verify checks a code. A right code approves the challenge once, however
+// many arrive together; a wrong one counts once against the code (void
+// after GuessesPerCode) and once against the user's consecutive failures
+// in the app, which show the responsible contact at ContactAfter and lock
+// the user and app at LockAfter. Guesses that cannot count — at a void,
+// expired or used code, or while locked — are refused without counting.
+func (s *Service) Verify(ctx context.Context, c Caller, id, code string) (ChallengeView, VerifyResult, error) {
+	var (
+		out    ChallengeView
+		result VerifyResult
+	)
+	code, err := NormalizeCode(code)
+	if err != nil {
+		return out, "", err
+	}
+	err = s.update(ctx, func(tx Tx) error {
+		cc, err := s.loadChallenge(ctx, tx, c, id, true)
+		if err != nil {
+			return err
+		}
+		ch, l, now := cc.ch, cc.lockout, cc.now
+		if err := cc.open(); err != nil {
+			return err
+		}
+		switch {
+		case ch.over(now):
+			return errSignInOver
+		case ch.CodeHash == "":
+			return errCodeVoid
+		case !now.Before(ch.CodeExpiresAt):
+			return errCodeExpired
+		}
+		next := ch
+		stats := DayStats{Day: statsDay(now)}
+		if codeMatches(s.codeKey, ch.ID, code, ch.CodeHash) {
+			result = ResultApproved
+			next.Status, next.CodeHash, next.ApprovedAt = StatusApproved, "", now
+			if err := tx.UpdateChallenge(ctx, ch, next); err != nil {
+				return conflictAsUsed(err)
+			}
+			stats.Approved = 1
+			if l.Failures > 0 {
+				reset := l
+				reset.Failures, reset.LockedUntil = 0, time.Time{}
+				if err := tx.SaveLockout(ctx, l, reset); err != nil {
+					return err
+				}
+				cc.lockout = reset
+			}
+		} else {
+			result = ResultRejected
+			next.CodeAttempts++
+			next.Failures++
+			if next.CodeAttempts >= GuessesPerCode {
+				next.CodeHash = "" // void: the user asks for a new code
+			}
+			failed, actions := l.failed(now)
+			if failed.Locked(now) {
+				next.CodeHash = "" // a lock ends this code too
+			}
+			if err := tx.UpdateChallenge(ctx, ch, next); err != nil {
+				return conflictAsVoid(err)
+			}
+			if err := tx.SaveLockout(ctx, l, failed); err != nil {
+				return err
+			}
+			cc.lockout = failed
+			stats.Failed = 1
+			if failed.Locked(now) && !l.Locked(now) {
+				stats.Locked = 1
+			}
+			for _, a := range actions {
+				if err := s.auditFailure(ctx, tx, cc, a, failed); err != nil {
+					return err
+				}
+			}
+		}
+		cc.ch = next
+		if out, err = s.present(ctx, tx, cc); err != nil {
+			return err
+		}
+		// Last, as the company's statistics row stays locked until the
+		// commit (see countSent).
+		return tx.AddStats(ctx, ch.CompanyID, stats)
+	})
+	return out, result, err
+}
+
+// conflictAsUsed and conflictAsVoid answer a guess that lost a race with
+// another guess at the same code: it was decided without this one.
+func conflictAsUsed(err error) error {
+	if errors.Is(err, ErrConflict) {
+		return errAlreadyUsed
+	}
+	return err
+}
+
+func conflictAsVoid(err error) error {
+	if errors.Is(err, ErrConflict) {
+		return errCodeVoid
+	}
+	return err
+}
+
+// auditFailure writes a failure threshold's event. The person who failed
+// is both its actor and its target: the seed's "User" is them.
+func (s *Service) auditFailure(ctx context.Context, tx Tx, cc challengeContext, action Action, l Lockout) error {
+	d := map[string]any{"failed_attempts": l.Failures, "challenge_id": cc.ch.ID}
+	if action == ActionTwoFALocked && l.LockedUntil != lockedForever {
+		d["locked_until"] = l.LockedUntil.UTC().Format(time.RFC3339)
+	}
+	return s.audit(ctx, tx, Caller{}, AuditEvent{
+		CompanyID: cc.ch.CompanyID, Time: cc.now, Action: action, App: cc.ch.App,
+		Actor:    Actor{Type: ActorUser, ID: cc.u.ID, Name: cc.u.Name},
+		TargetID: cc.u.ID, TargetName: cc.u.Name, Details: details(d),
+		IP: cc.ch.IP, UserAgent: cc.ch.UserAgent,
+	})
+}
