@@ -118,19 +118,23 @@ func (s *Service) Verify(ctx context.Context, c Caller, id, code string) (Challe
 		if err := cc.open(); err != nil {
 			return err
 		}
-		switch {
-		case ch.over(now):
+		if ch.over(now) {
 			return errSignInOver
-		case ch.CodeHash == "":
-			return errCodeVoid
-		case !now.Before(ch.CodeExpiresAt):
-			return errCodeExpired
+		}
+		var m proofMethod = sentCode{s.codeKey}
+		if err := m.ready(cc); err != nil {
+			return err
+		}
+		right, err := m.check(ctx, tx, cc, code)
+		if err != nil {
+			return err
 		}
 		next := ch
+		m.settle(&next, right)
 		stats := DayStats{Day: statsDay(now)}
-		if codeMatches(s.codeKey, ch.ID, code, ch.CodeHash) {
+		if right {
 			result = ResultApproved
-			next.Status, next.CodeHash, next.ApprovedAt = StatusApproved, "", now
+			next.Status, next.ApprovedAt = StatusApproved, now
 			if err := tx.UpdateChallenge(ctx, ch, next); err != nil {
 				return conflictAsUsed(err)
 			}
@@ -145,11 +149,7 @@ func (s *Service) Verify(ctx context.Context, c Caller, id, code string) (Challe
 			}
 		} else {
 			result = ResultRejected
-			next.CodeAttempts++
 			next.Failures++
-			if next.CodeAttempts >= GuessesPerCode {
-				next.CodeHash = "" // void: the user asks for a new code
-			}
 			failed, actions := l.failed(now)
 			if failed.Locked(now) {
 				next.CodeHash = "" // a lock ends this code too
