@@ -100,7 +100,7 @@ func TestWorkerDeliversThroughProviders(t *testing.T) {
 			t.Fatalf("SMS %+v", sms)
 		}
 		// A wrong code makes email available; the code sent by email passes.
-		if _, res, err := r.svc.Verify(ctx, r.caller, v.ID, fmt.Sprintf("%06d", (atoi(code)+1)%1_000_000)); err != nil || res != twostep.ResultRejected {
+		if _, res, err := r.svc.Verify(ctx, r.caller, v.ID, twostep.Proof{Code: fmt.Sprintf("%06d", (atoi(code)+1)%1_000_000)}); err != nil || res != twostep.ResultRejected {
 			t.Fatal(res, err)
 		}
 		if _, err := r.svc.Resend(ctx, r.caller, v.ID, twostep.ChannelEmail); err != nil {
@@ -111,7 +111,7 @@ func TestWorkerDeliversThroughProviders(t *testing.T) {
 		if emails[0].To[0] != u.Email || emails[0].Subject != "Your Acme sign-in code" {
 			t.Fatalf("email %+v", emails[0])
 		}
-		if _, res, err := r.svc.Verify(ctx, r.caller, v.ID, providertest.Code(emails[0].Text)); err != nil || res != twostep.ResultApproved {
+		if _, res, err := r.svc.Verify(ctx, r.caller, v.ID, twostep.Proof{Code: providertest.Code(emails[0].Text)}); err != nil || res != twostep.ResultApproved {
 			t.Fatalf("the emailed code: %s %v", res, err)
 		}
 		providertest.WaitFor(t, 5*time.Second, "delivery sent by email", func() bool {

@@ -23,11 +23,15 @@ func (t *Tx) CreateCompany(ctx context.Context, c twostep.Company) error {
 	_, err = t.exec(ctx, `
 		INSERT INTO companies (id, name, created_at, delivery_method, contact_name, contact_email,
 			contact_phone, default_web, default_manager, sms_daily_cap, allowed_return_origins,
-			sms_countries, settings_updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+			sms_countries, settings_updated_at, authenticators_totp, authenticators_webauthn,
+			strong_web, strong_manager, strong_web_since, strong_manager_since, enrollment_grace_days)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
 		c.ID, c.Name, micros(c.CreatedAt), s.DeliveryMethod, s.ResponsibleContact.Name,
 		s.ResponsibleContact.Email, s.ResponsibleContact.Phone, s.Defaults.Web, s.Defaults.Manager,
-		s.SMSDailyCap, string(origins), string(countries), micros(s.UpdatedAt))
+		s.SMSDailyCap, string(origins), string(countries), micros(s.UpdatedAt),
+		s.Authenticators.TOTP, s.Authenticators.WebAuthn, s.StrongAuthentication.Web,
+		s.StrongAuthentication.Manager, micros(s.StrongSince.Web), micros(s.StrongSince.Manager),
+		s.EnrollmentGraceDays)
 	return t.fail(err)
 }
 
@@ -35,7 +39,8 @@ func (t *Tx) CreateCompany(ctx context.Context, c twostep.Company) error {
 const selectCompany = `
 	SELECT id, name, created_at, delivery_method, contact_name, contact_email, contact_phone,
 		default_web, default_manager, sms_daily_cap, allowed_return_origins, sms_countries,
-		settings_updated_at
+		settings_updated_at, authenticators_totp, authenticators_webauthn, strong_web,
+		strong_manager, strong_web_since, strong_manager_since, enrollment_grace_days
 	FROM companies`
 
 // Company reads a company and its settings.
@@ -50,14 +55,17 @@ func (t *Tx) CompanyForUpdate(ctx context.Context, id string) (twostep.Company, 
 
 func (t *Tx) scanCompany(row *sql.Row) (twostep.Company, error) {
 	var (
-		c                  twostep.Company
-		s                  = &c.Settings
-		created, updated   int64
-		origins, countries string
+		c                   twostep.Company
+		s                   = &c.Settings
+		created, updated    int64
+		strongWeb, strongMg int64
+		origins, countries  string
 	)
 	err := row.Scan(&c.ID, &c.Name, &created, &s.DeliveryMethod, &s.ResponsibleContact.Name,
 		&s.ResponsibleContact.Email, &s.ResponsibleContact.Phone, &s.Defaults.Web, &s.Defaults.Manager,
-		&s.SMSDailyCap, &origins, &countries, &updated)
+		&s.SMSDailyCap, &origins, &countries, &updated, &s.Authenticators.TOTP, &s.Authenticators.WebAuthn,
+		&s.StrongAuthentication.Web, &s.StrongAuthentication.Manager, &strongWeb, &strongMg,
+		&s.EnrollmentGraceDays)
 	if err != nil {
 		return c, t.fail(err)
 	}
@@ -68,6 +76,7 @@ func (t *Tx) scanCompany(row *sql.Row) (twostep.Company, error) {
 		return c, fmt.Errorf("company %s: sms_countries: %w", c.ID, err)
 	}
 	c.CreatedAt, s.UpdatedAt = fromMicros(created), fromMicros(updated)
+	s.StrongSince.Web, s.StrongSince.Manager = fromMicros(strongWeb), fromMicros(strongMg)
 	return c, nil
 }
 
@@ -84,11 +93,16 @@ func (t *Tx) UpdateSettings(ctx context.Context, companyID string, s twostep.Set
 	return t.execOne(ctx, `
 		UPDATE companies SET delivery_method = $2, contact_name = $3, contact_email = $4,
 			contact_phone = $5, default_web = $6, default_manager = $7, sms_daily_cap = $8,
-			allowed_return_origins = $9, sms_countries = $10, settings_updated_at = $11
+			allowed_return_origins = $9, sms_countries = $10, settings_updated_at = $11,
+			authenticators_totp = $12, authenticators_webauthn = $13, strong_web = $14,
+			strong_manager = $15, strong_web_since = $16, strong_manager_since = $17,
+			enrollment_grace_days = $18
 		WHERE id = $1`,
 		companyID, s.DeliveryMethod, s.ResponsibleContact.Name, s.ResponsibleContact.Email,
 		s.ResponsibleContact.Phone, s.Defaults.Web, s.Defaults.Manager, s.SMSDailyCap,
-		string(origins), string(countries), micros(s.UpdatedAt))
+		string(origins), string(countries), micros(s.UpdatedAt), s.Authenticators.TOTP,
+		s.Authenticators.WebAuthn, s.StrongAuthentication.Web, s.StrongAuthentication.Manager,
+		micros(s.StrongSince.Web), micros(s.StrongSince.Manager), s.EnrollmentGraceDays)
 }
 
 // CompanyIDs lists company ids in order, after the given one.

@@ -26,6 +26,11 @@ const (
 	ActionUserUpdated             Action = "user.updated"
 	ActionUserDeleted             Action = "user.deleted"
 	ActionDeliveryFailed          Action = "user.2fa_delivery_failed"
+	// Authenticators.
+	ActionAuthenticatorAdded     Action = "user.authenticator_added"
+	ActionAuthenticatorRemoved   Action = "user.authenticator_removed"
+	ActionRecoveryCodesGenerated Action = "user.recovery_codes_generated"
+	ActionRecoveryCodeUsed       Action = "user.recovery_code_used"
 	// The console's admins.
 	ActionAdminInvited             Action = "admin.invited"
 	ActionAdminRemoved             Action = "admin.removed"
@@ -40,6 +45,7 @@ var Actions = []Action{
 	ActionTwoFAEnabled, ActionTwoFADisabled, ActionTwoFAFailedAttempts,
 	ActionTwoFALocked, ActionTwoFAUnlocked,
 	ActionUserCreated, ActionUserUpdated, ActionUserDeleted, ActionDeliveryFailed,
+	ActionAuthenticatorAdded, ActionAuthenticatorRemoved, ActionRecoveryCodesGenerated, ActionRecoveryCodeUsed,
 	ActionAdminInvited, ActionAdminRemoved, ActionAdminPasswordReset, ActionAdminPasswordSet,
 	ActionAdminSignedOutEverywhere,
 }

@@ -49,23 +49,29 @@ var lockedForever = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
 // Challenge is one sign-in's second step for one user and one app. It
 // holds at most one live code, kept only as a hash.
 type Challenge struct {
-	ID            string
-	CompanyID     string
-	UserID        string
-	App           App
-	Status        ChallengeStatus // pending or approved
-	Channel       Channel         // of the current code
-	Destination   string          // the phone or email the current code went to
-	CodeHash      string          // "" once the code is used or void
-	CodeAttempts  int             // wrong guesses at the current code
+	ID        string
+	CompanyID string
+	UserID    string
+	App       App
+	Status    ChallengeStatus // pending or approved
+	// Method is what the challenge expects now, or, once approved, what
+	// proved it; "" in challenges from before methods (see expects).
+	Method        Method
+	Channel       Channel // of the current code; "" while none was sent
+	Destination   string  // the phone or email the current code went to
+	CodeHash      string  // "" once the code is used or void
+	CodeAttempts  int     // wrong guesses at the current code
 	CodeExpiresAt time.Time
 	LastSentAt    time.Time
 	Sends         int
 	Failures      int  // wrong guesses in this challenge, over all its codes
 	SMSFailed     bool // an SMS of this challenge could not be delivered
-	IP            string
-	UserAgent     string
-	ReturnURL     string
+	// EnrollmentRequired: the app wants a strong authenticator that the
+	// user, in their grace period, has not added yet.
+	EnrollmentRequired bool
+	IP                 string
+	UserAgent          string
+	ReturnURL          string
 	// Nonce is the platform's value for this sign-in, echoed in the
 	// signed result.
 	Nonce string
@@ -146,6 +152,8 @@ type ChallengeView struct {
 	ResponsibleContact *Contact  // after ContactAfter consecutive failures
 	LockedUntil        time.Time
 	Delivery           Delivery
+	MethodsAvailable   []Method
+	ExpiresAt          time.Time // of the current code, or of the challenge when it expects no sent code
 }
 
 // view computes what a reader of the challenge sees at now.
@@ -153,21 +161,34 @@ func (ch Challenge) view(now time.Time, policy policy, l Lockout, d Delivery, co
 	v := ChallengeView{Challenge: ch, Status: ch.Status, DestinationHint: MaskDestination(ch.Destination),
 		FailedAttempts: l.Failures, Delivery: d}
 	over := ch.over(now)
+	sent := ch.expects().sent()
+	v.ExpiresAt = ch.CodeExpiresAt
+	if !sent {
+		v.ExpiresAt = ch.ends()
+	}
 	if ch.Status == StatusPending {
 		switch {
 		case l.Locked(now):
 			v.Status, v.LockedUntil = StatusLocked, l.LockedUntil
-		case over || !now.Before(ch.CodeExpiresAt):
+		case over || (sent && !now.Before(ch.CodeExpiresAt)):
 			v.Status = StatusExpired
 		}
 	}
-	if v.Status == StatusPending && ch.CodeHash != "" {
+	switch {
+	case v.Status != StatusPending:
+	case sent && ch.CodeHash != "":
 		v.AttemptsRemaining = min(GuessesPerCode-ch.CodeAttempts, LockAfter-l.Failures%LockAfter)
+	case !sent:
+		v.AttemptsRemaining = LockAfter - l.Failures%LockAfter
 	}
 	if ch.Status == StatusPending && !over {
-		v.ChannelsAvailable = policy.channels(ch)
+		v.ChannelsAvailable = policy.sendable(ch, now)
+		v.MethodsAvailable = policy.methods(ch, now)
 		if ch.Sends < SendsPerChallenge {
 			v.ResendAvailableAt = ch.LastSentAt.Add(cooldown)
+			if ch.Sends == 0 {
+				v.ResendAvailableAt = ch.CreatedAt
+			}
 		}
 	}
 	if l.Failures >= ContactAfter && !policy.contact.IsZero() {
@@ -185,6 +206,8 @@ type policy struct {
 	phone   string // "" when the user has none, or it cannot take SMS
 	email   string
 	smsOff  bool // the company's daily SMS cap is 0, or the operator has no SMS provider
+	// strength decides the methods beyond sent codes (see method_policy.go).
+	strength strength
 }
 
 func newPolicy(s Settings, u User) policy {

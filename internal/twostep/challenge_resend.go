@@ -22,8 +22,11 @@ func (s *Service) Resend(ctx context.Context, c Caller, id string, asked Channel
 		if err := cc.open(); err != nil {
 			return err
 		}
-		p := s.policy(cc.co, cc.u)
-		available := p.channels(ch)
+		p, err := s.policyFor(ctx, tx, cc.co, cc.u, ch.App)
+		if err != nil {
+			return err
+		}
+		available := p.sendable(ch, now)
 		channel := asked
 		switch {
 		case channel != "" && !hasChannel(available, channel):
@@ -32,6 +35,8 @@ func (s *Service) Resend(ctx context.Context, c Caller, id string, asked Channel
 			channel = ch.Channel
 		case channel == "" && len(available) > 0:
 			channel = available[0]
+		case channel == "" && p.strength.required:
+			return Invalid("channel", "this app accepts only an authenticator app, a passkey or a recovery code")
 		case channel == "":
 			return errNoChannel
 		}

@@ -82,6 +82,7 @@ func (s *Service) newCode(co Company, p policy, ch Challenge, channel Channel, n
 	}
 	next := ch
 	next.Channel, next.Destination = channel, p.destination(channel)
+	next.Method = Method(channel) // a sent code is what the challenge expects now
 	next.CodeHash = codeHash(s.codeKey, ch.ID, code)
 	next.CodeAttempts = 0
 	next.CodeExpiresAt = now.Add(s.codeTTL)

@@ -15,9 +15,11 @@ type ChallengeResult struct {
 	VerifyToken string
 }
 
-// CreateChallenge starts a sign-in's second step for a user and app: it
-// picks the channel by the company's policy, checks the lockout and the
-// send limits, and queues the code in the same transaction.
+// CreateChallenge starts a sign-in's second step for a user and app: on
+// the user's authenticator app if they have one, sending nothing;
+// otherwise on the channel the company's policy picks, checking the
+// lockout and the send limits, with the code queued in the same
+// transaction.
 func (s *Service) CreateChallenge(ctx context.Context, c Caller, companyID, userID string, in NewChallenge) (ChallengeResult, error) {
 	return s.startChallenge(ctx, c, companyID, userID, in, false)
 }
@@ -81,15 +83,27 @@ func (s *Service) startChallenge(ctx context.Context, c Caller, companyID, userI
 		if l.Locked(now) {
 			return lockedError(now, l.LockedUntil)
 		}
-		p := s.policy(co, u)
-		channel := p.first()
-		if channel == "" {
-			return errNoChannel
+		p, err := s.policyFor(ctx, tx, co, u, app)
+		if err != nil {
+			return err
 		}
+		method, err := p.firstMethod(now)
+		if err != nil {
+			return err
+		}
+		ch.CreatedAt, ch.Method, ch.EnrollmentRequired = now, method, p.strength.enrollmentRequired()
+		if !method.sent() {
+			// An authenticator app or a recovery code: nothing to send.
+			if err := tx.CreateChallenge(ctx, ch); err != nil {
+				return err
+			}
+			out.Required, out.ChallengeView = true, ch.view(now, p, l, Delivery{}, s.cooldown)
+			return nil
+		}
+		channel := Channel(method)
 		if channel == ChannelSMS && smsCapSpent {
 			channel = ChannelEmail // errSMSCapSpent comes only when there is an address
 		}
-		ch.CreatedAt = now
 		if err := s.checkSendLimits(ctx, tx, p, ch, channel, now); err != nil {
 			return err
 		}
@@ -109,7 +123,7 @@ func (s *Service) startChallenge(ctx context.Context, c Caller, companyID, userI
 		out.Required, out.ChallengeView = true, sent.view(now, p, l, Delivery{DeliveryQueued, channel}, s.cooldown)
 		return nil
 	})
-	if err == nil && out.Required {
+	if err == nil && queued != nil {
 		s.dispatch(queued)
 	}
 	return out, err

@@ -64,11 +64,23 @@ func (s *Service) loadChallenge(ctx context.Context, tx Tx, c Caller, id string,
 
 // present reads the challenge's delivery and computes what its reader sees.
 func (s *Service) present(ctx context.Context, tx Tx, cc challengeContext) (ChallengeView, error) {
-	d, err := tx.LatestDelivery(ctx, cc.ch.ID)
+	p, err := s.policyFor(ctx, tx, cc.co, cc.u, cc.ch.App)
 	if err != nil {
 		return ChallengeView{}, err
 	}
-	return cc.ch.view(cc.now, s.policy(cc.co, cc.u), cc.lockout, d, s.cooldown), nil
+	return s.presentWith(ctx, tx, cc, p)
+}
+
+// presentWith is present with the policy read already.
+func (s *Service) presentWith(ctx context.Context, tx Tx, cc challengeContext, p policy) (ChallengeView, error) {
+	var d Delivery
+	if cc.ch.Sends > 0 {
+		var err error
+		if d, err = tx.LatestDelivery(ctx, cc.ch.ID); err != nil {
+			return ChallengeView{}, err
+		}
+	}
+	return cc.ch.view(cc.now, p, cc.lockout, d, s.cooldown), nil
 }
 
 // Challenge reads a challenge's current state.
@@ -94,22 +106,42 @@ const (
 	ResultRejected VerifyResult = "rejected"
 )
 
-// Verify checks a code. A right code approves the challenge once, however
-// many arrive together; a wrong one counts once against the code (void
-// after GuessesPerCode) and once against the user's consecutive failures
-// in the app, which show the responsible contact at ContactAfter and lock
-// the user and app at LockAfter. Guesses that cannot count — at a void,
-// expired or used code, or while locked — are refused without counting.
-func (s *Service) Verify(ctx context.Context, c Caller, id, code string) (ChallengeView, VerifyResult, error) {
+// Proof is what a verification submits: a code, and the method it is for
+// ("" for the one the challenge expects).
+type Proof struct {
+	Code   string
+	Method Method
+}
+
+// normalize checks the code's form for its method.
+func (p Proof) normalize() (string, error) {
+	if p.Method == MethodRecoveryCode {
+		return NormalizeRecoveryCode(p.Code)
+	}
+	return NormalizeCode(p.Code)
+}
+
+// Verify checks a proof. A right one approves the challenge once, however
+// many arrive together; a wrong one counts once against a sent code (void
+// after GuessesPerCode) and once, whatever the method, against the user's
+// consecutive failures in the app, which show the responsible contact at
+// ContactAfter and lock the user and app at LockAfter. Guesses that cannot
+// count — at a void, expired or used code, or while locked — are refused
+// without counting.
+func (s *Service) Verify(ctx context.Context, c Caller, id string, in Proof) (ChallengeView, VerifyResult, error) {
 	var (
 		out    ChallengeView
 		result VerifyResult
 	)
-	code, err := NormalizeCode(code)
-	if err != nil {
-		return out, "", err
+	if in.Method != "" {
+		if _, err := ParseMethod("method", string(in.Method)); err != nil {
+			return out, "", err
+		}
+		if _, err := in.normalize(); err != nil {
+			return out, "", err
+		}
 	}
-	err = s.update(ctx, func(tx Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		cc, err := s.loadChallenge(ctx, tx, c, id, true)
 		if err != nil {
 			return err
@@ -121,7 +153,22 @@ func (s *Service) Verify(ctx context.Context, c Caller, id, code string) (Challe
 		if ch.over(now) {
 			return errSignInOver
 		}
-		var m proofMethod = sentCode{s.codeKey}
+		p, err := s.policyFor(ctx, tx, cc.co, cc.u, ch.App)
+		if err != nil {
+			return err
+		}
+		method := in.Method
+		if method == "" {
+			method = ch.expects()
+		}
+		if !hasMethod(p.methods(ch, now), method) {
+			return Invalid("method", "%s cannot be used for this sign-in now", method)
+		}
+		code, err := Proof{in.Code, method}.normalize()
+		if err != nil {
+			return err
+		}
+		m := s.proofMethod(method)
 		if err := m.ready(cc); err != nil {
 			return err
 		}
@@ -135,8 +182,18 @@ func (s *Service) Verify(ctx context.Context, c Caller, id, code string) (Challe
 		if right {
 			result = ResultApproved
 			next.Status, next.ApprovedAt = StatusApproved, now
+			if method.sent() {
+				method = Method(ch.Channel) // the code came by the channel it went on
+			}
+			next.Method = method
 			if err := tx.UpdateChallenge(ctx, ch, next); err != nil {
 				return conflictAsUsed(err)
+			}
+			if method == MethodRecoveryCode {
+				if err := s.auditRecoveryCodeUsed(ctx, tx, cc, p.strength.factors.RecoveryCodes-1); err != nil {
+					return err
+				}
+				p.strength.factors.RecoveryCodes--
 			}
 			stats.Approved = 1
 			if l.Failures > 0 {
@@ -172,7 +229,7 @@ func (s *Service) Verify(ctx context.Context, c Caller, id, code string) (Challe
 			}
 		}
 		cc.ch = next
-		if out, err = s.present(ctx, tx, cc); err != nil {
+		if out, err = s.presentWith(ctx, tx, cc, p); err != nil {
 			return err
 		}
 		// Last, as the company's statistics row stays locked until the
@@ -210,5 +267,17 @@ func (s *Service) auditFailure(ctx context.Context, tx Tx, cc challengeContext, 
 		Actor:    Actor{Type: ActorUser, ID: cc.u.ID, Name: cc.u.Name},
 		TargetID: cc.u.ID, TargetName: cc.u.Name, Details: details(d),
 		IP: cc.ch.IP, UserAgent: cc.ch.UserAgent,
+	})
+}
+
+// auditRecoveryCodeUsed records a sign-in by a recovery code, and how many
+// the user has left: the person is both actor and target.
+func (s *Service) auditRecoveryCodeUsed(ctx context.Context, tx Tx, cc challengeContext, left int) error {
+	return s.audit(ctx, tx, Caller{}, AuditEvent{
+		CompanyID: cc.ch.CompanyID, Time: cc.now, Action: ActionRecoveryCodeUsed, App: cc.ch.App,
+		Actor:    Actor{Type: ActorUser, ID: cc.u.ID, Name: cc.u.Name},
+		TargetID: cc.u.ID, TargetName: cc.u.Name,
+		Details: details(map[string]any{"challenge_id": cc.ch.ID, "recovery_codes_left": left}),
+		IP:      cc.ch.IP, UserAgent: cc.ch.UserAgent,
 	})
 }

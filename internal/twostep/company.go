@@ -66,7 +66,14 @@ type Settings struct {
 	// elsewhere get their codes by email: a guard against SMS pumping to
 	// expensive destinations.
 	SMSCountries []string
-	UpdatedAt    time.Time
+	// The stronger authenticators (see strong.go): which kinds users may
+	// add and use, the apps that accept only those, when each app began
+	// to, and how long users without one may still use a sent code.
+	Authenticators       AuthenticatorKinds
+	StrongAuthentication Defaults
+	StrongSince          StrongSince
+	EnrollmentGraceDays  int
+	UpdatedAt            time.Time
 }
 
 // DefaultSMSDailyCap is a new company's daily SMS limit.
@@ -85,18 +92,23 @@ func NewSettings(now time.Time) Settings {
 		SMSDailyCap:          DefaultSMSDailyCap,
 		AllowedReturnOrigins: []string{},
 		SMSCountries:         []string{},
+		Authenticators:       AuthenticatorKinds{TOTP: true, WebAuthn: true},
+		EnrollmentGraceDays:  DefaultEnrollmentGraceDays,
 		UpdatedAt:            now,
 	}
 }
 
 // SettingsPatch is a partial update of Settings; unset fields stay as they are.
 type SettingsPatch struct {
-	DeliveryMethod       Optional[DeliveryMethod] `json:"delivery_method"`
-	ResponsibleContact   Optional[ContactPatch]   `json:"responsible_contact"` // null clears it all
-	Defaults             Optional[DefaultsPatch]  `json:"defaults"`
-	SMSDailyCap          Optional[int]            `json:"sms_daily_cap"`
-	AllowedReturnOrigins Optional[[]string]       `json:"allowed_return_origins"`
-	SMSCountries         Optional[[]string]       `json:"sms_countries"`
+	DeliveryMethod       Optional[DeliveryMethod]          `json:"delivery_method"`
+	ResponsibleContact   Optional[ContactPatch]            `json:"responsible_contact"` // null clears it all
+	Defaults             Optional[DefaultsPatch]           `json:"defaults"`
+	SMSDailyCap          Optional[int]                     `json:"sms_daily_cap"`
+	AllowedReturnOrigins Optional[[]string]                `json:"allowed_return_origins"`
+	SMSCountries         Optional[[]string]                `json:"sms_countries"`
+	Authenticators       Optional[AuthenticatorKindsPatch] `json:"authenticators"`
+	StrongAuthentication Optional[DefaultsPatch]           `json:"strong_authentication"`
+	EnrollmentGraceDays  Optional[int]                     `json:"enrollment_grace_days"`
 }
 
 // ContactPatch is a partial update of Contact; null or "" clears a field.
@@ -240,6 +252,9 @@ func (p SettingsPatch) apply(s Settings) (Settings, []settingChange, error) {
 			general("sms_countries", s.SMSCountries, regions)
 			next.SMSCountries = regions
 		}
+	}
+	if err := p.applyStrong(s, &next, general); err != nil {
+		return s, nil, err
 	}
 	return next, changes, nil
 }

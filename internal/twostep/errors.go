@@ -13,23 +13,25 @@ type ErrorCode string
 
 // The error codes Twostep answers with.
 const (
-	CodeInvalidJSON  ErrorCode = "invalid_json"   // the body is not well-formed JSON
-	CodeInvalidQuery ErrorCode = "invalid_query"  // the query string is not well-formed
-	CodeInvalidValue ErrorCode = "invalid_value"  // a field has a value that is not allowed
-	CodeUnknownField ErrorCode = "unknown_field"  // the body names a field we do not know
-	CodeTooLarge     ErrorCode = "body_too_large" // the body is over the limit
-	CodeUnauthorized ErrorCode = "unauthorized"   // no or bad credentials
-	CodeForbidden    ErrorCode = "forbidden"      // credentials that may not do this
-	CodeNotFound     ErrorCode = "not_found"      // no such object, or not the caller's
-	CodeConflict     ErrorCode = "conflict"       // the change collides with existing data
-	CodeRateLimited  ErrorCode = "rate_limited"   // too many requests; see RetryAfter
-	CodeAlreadyUsed  ErrorCode = "already_used"   // the challenge is approved already
-	CodeVoid         ErrorCode = "code_void"      // the code was replaced or guessed wrong too often
-	CodeExpired      ErrorCode = "code_expired"   // the code's time ran out
-	CodeLocked       ErrorCode = "locked"         // too many wrong codes; see RetryAfter
-	CodeNoChannel    ErrorCode = "no_channel"     // the user has no address a code can go to
-	CodeInternal     ErrorCode = "internal"       // our fault; details only in the log
-	CodeUnavailable  ErrorCode = "unavailable"    // a dependency is down; try again
+	CodeInvalidJSON  ErrorCode = "invalid_json"        // the body is not well-formed JSON
+	CodeInvalidQuery ErrorCode = "invalid_query"       // the query string is not well-formed
+	CodeInvalidValue ErrorCode = "invalid_value"       // a field has a value that is not allowed
+	CodeUnknownField ErrorCode = "unknown_field"       // the body names a field we do not know
+	CodeTooLarge     ErrorCode = "body_too_large"      // the body is over the limit
+	CodeUnauthorized ErrorCode = "unauthorized"        // no or bad credentials
+	CodeForbidden    ErrorCode = "forbidden"           // credentials that may not do this
+	CodeNotFound     ErrorCode = "not_found"           // no such object, or not the caller's
+	CodeConflict     ErrorCode = "conflict"            // the change collides with existing data
+	CodeRateLimited  ErrorCode = "rate_limited"        // too many requests; see RetryAfter
+	CodeAlreadyUsed  ErrorCode = "already_used"        // the challenge is approved already
+	CodeVoid         ErrorCode = "code_void"           // the code was replaced or guessed wrong too often
+	CodeExpired      ErrorCode = "code_expired"        // the code's time ran out
+	CodeLocked       ErrorCode = "locked"              // too many wrong codes; see RetryAfter
+	CodeNoChannel    ErrorCode = "no_channel"          // the user has no address a code can go to
+	CodeIncorrect    ErrorCode = "code_incorrect"      // an enrolment's confirming code is wrong
+	CodeEnrollment   ErrorCode = "enrollment_required" // the app asks for an authenticator the user has not added
+	CodeInternal     ErrorCode = "internal"            // our fault; details only in the log
+	CodeUnavailable  ErrorCode = "unavailable"         // a dependency is down; try again
 )
 
 // Error is the one error type of Twostep. Message is safe to show to the

@@ -15,11 +15,12 @@ var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadd
 
 // ID prefixes say what an id names.
 const (
-	prefixCompany   = "co_"
-	prefixUser      = "usr_"
-	prefixEvent     = "evt_"
-	prefixAPIKey    = "key_"
-	prefixChallenge = "ch_"
+	prefixCompany       = "co_"
+	prefixUser          = "usr_"
+	prefixEvent         = "evt_"
+	prefixAPIKey        = "key_"
+	prefixChallenge     = "ch_"
+	prefixAuthenticator = "auth_"
 )
 
 // newID returns prefix followed by 128 random bits.

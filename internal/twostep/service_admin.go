@@ -320,11 +320,11 @@ func (s *Service) SignInChallenge(ctx context.Context, pendingToken string) (Cha
 	return s.Challenge(ctx, c, ses.ChallengeID)
 }
 
-// SignInVerify checks the code of a pending sign-in. On approval the
+// SignInVerify checks the proof of a pending sign-in. On approval the
 // pending session ends and a new, full session begins, with a new token:
 // the session id changes at sign-in. It returns the new token ("" unless
 // approved) and the challenge.
-func (s *Service) SignInVerify(ctx context.Context, pendingToken, code, ip, userAgent string) (string, ChallengeView, error) {
+func (s *Service) SignInVerify(ctx context.Context, pendingToken string, proof Proof, ip, userAgent string) (string, ChallengeView, error) {
 	var (
 		ses Session
 		c   Caller
@@ -338,7 +338,7 @@ func (s *Service) SignInVerify(ctx context.Context, pendingToken, code, ip, user
 		return "", ChallengeView{}, err
 	}
 	c.IP, c.UserAgent = ip, userAgent
-	v, result, err := s.Verify(ctx, c, ses.ChallengeID, code)
+	v, result, err := s.Verify(ctx, c, ses.ChallengeID, proof)
 	if err != nil || result != ResultApproved {
 		return "", v, err
 	}

@@ -133,10 +133,10 @@ func BenchmarkVerifyWrongAndRight(b *testing.B) {
 				id, code := r.challenge(b, u)
 				wrong := fmt.Sprintf("%06d", (mustAtoi(b, code)+1)%1_000_000)
 				b.StartTimer()
-				if _, res, err := r.svc.Verify(r.ctx, r.caller, id, wrong); err != nil || res != twostep.ResultRejected {
+				if _, res, err := r.svc.Verify(r.ctx, r.caller, id, twostep.Proof{Code: wrong}); err != nil || res != twostep.ResultRejected {
 					b.Fatalf("wrong code: %v %v", res, err)
 				}
-				if _, res, err := r.svc.Verify(r.ctx, r.caller, id, code); err != nil || res != twostep.ResultApproved {
+				if _, res, err := r.svc.Verify(r.ctx, r.caller, id, twostep.Proof{Code: code}); err != nil || res != twostep.ResultApproved {
 					b.Fatalf("right code: %v %v", res, err)
 				}
 			}

@@ -97,7 +97,7 @@ func wrongCode(code string) string {
 
 func (s signIn) verify(t *testing.T, id, code string) (twostep.ChallengeView, twostep.VerifyResult) {
 	t.Helper()
-	v, r, err := s.svc.Verify(s.ctx, s.platform, id, code)
+	v, r, err := s.svc.Verify(s.ctx, s.platform, id, twostep.Proof{Code: code})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func TestVerify(t *testing.T) {
 			if r != twostep.ResultApproved || got.Status != twostep.StatusApproved {
 				t.Fatalf("%s %+v", r, got)
 			}
-			_, _, err := s.svc.Verify(s.ctx, s.platform, v.ID, code)
+			_, _, err := s.svc.Verify(s.ctx, s.platform, v.ID, twostep.Proof{Code: code})
 			wantCode(t, err, twostep.CodeAlreadyUsed, "")
 			_, err = s.svc.Resend(s.ctx, s.platform, v.ID, "")
 			wantCode(t, err, twostep.CodeAlreadyUsed, "")
@@ -215,9 +215,9 @@ func TestVerify(t *testing.T) {
 			}
 			// The code is void: neither a fourth guess nor the right code
 			// counts or passes.
-			_, _, err := s.svc.Verify(s.ctx, s.platform, v.ID, wrongCode(code))
+			_, _, err := s.svc.Verify(s.ctx, s.platform, v.ID, twostep.Proof{Code: wrongCode(code)})
 			wantCode(t, err, twostep.CodeVoid, "")
-			_, _, err = s.svc.Verify(s.ctx, s.platform, v.ID, code)
+			_, _, err = s.svc.Verify(s.ctx, s.platform, v.ID, twostep.Proof{Code: code})
 			wantCode(t, err, twostep.CodeVoid, "")
 			if evs := s.actions(t, twostep.ActionTwoFAFailedAttempts); len(evs) != 1 ||
 				evs[0].Actor.ID != s.user.ID || evs[0].TargetID != s.user.ID || evs[0].App != twostep.AppWeb || evs[0].IP != "198.51.100.7" {
@@ -261,7 +261,7 @@ func TestVerify(t *testing.T) {
 			v := s.start(t)
 			code := s.code(t, v.ID)
 			s.clock.Advance(5 * time.Minute)
-			_, _, err := s.svc.Verify(s.ctx, s.platform, v.ID, code)
+			_, _, err := s.svc.Verify(s.ctx, s.platform, v.ID, twostep.Proof{Code: code})
 			wantCode(t, err, twostep.CodeExpired, "")
 			got, err := s.svc.Challenge(s.ctx, s.platform, v.ID)
 			if err != nil || got.Status != twostep.StatusExpired || got.FailedAttempts != 0 {
@@ -281,7 +281,7 @@ func TestVerify(t *testing.T) {
 			s := newSignIn(t, url, smsFirst, anna)
 			v := s.start(t)
 			for _, c := range []string{"", "12345", "1234567", "abcdef"} {
-				_, _, err := s.svc.Verify(s.ctx, s.platform, v.ID, c)
+				_, _, err := s.svc.Verify(s.ctx, s.platform, v.ID, twostep.Proof{Code: c})
 				wantCode(t, err, twostep.CodeInvalidValue, "code")
 			}
 			got, _ := s.svc.Challenge(s.ctx, s.platform, v.ID)
@@ -782,7 +782,7 @@ func TestParallelGuesses(t *testing.T) {
 			)
 			for i := range n {
 				wg.Go(func() {
-					_, r, err := services[i%len(services)].Verify(context.Background(), s.platform, id, code)
+					_, r, err := services[i%len(services)].Verify(context.Background(), s.platform, id, twostep.Proof{Code: code})
 					key := string(r)
 					if err != nil {
 						key = string(twostep.AsError(err).Code)
@@ -806,7 +806,7 @@ func TestParallelGuesses(t *testing.T) {
 		if got.FailedAttempts != 3 {
 			t.Fatalf("%d failures counted, want 3", got.FailedAttempts)
 		}
-		_, _, err := s.svc.Verify(s.ctx, s.platform, v.ID, code)
+		_, _, err := s.svc.Verify(s.ctx, s.platform, v.ID, twostep.Proof{Code: code})
 		wantCode(t, err, twostep.CodeVoid, "")
 
 		v = s.start(t)

@@ -68,6 +68,7 @@ func (s *Service) UpdateSettings(ctx context.Context, c Caller, companyID string
 		if next.UpdatedAt, err = tx.Now(ctx); err != nil {
 			return err
 		}
+		next.startStrong(co.Settings, next.UpdatedAt)
 		if err := tx.UpdateSettings(ctx, companyID, next); err != nil {
 			return err
 		}

@@ -66,12 +66,12 @@ func (s *Service) page(ctx context.Context, c Caller, id string) (Page, error) {
 }
 
 // PageVerify checks a code typed on the hosted page.
-func (s *Service) PageVerify(ctx context.Context, token, code, ip, userAgent string) (Page, VerifyResult, error) {
+func (s *Service) PageVerify(ctx context.Context, token string, proof Proof, ip, userAgent string) (Page, VerifyResult, error) {
 	id, c, err := s.pageCaller(ctx, token, ip, userAgent)
 	if err != nil {
 		return Page{}, "", err
 	}
-	_, result, verr := s.Verify(ctx, c, id, code)
+	_, result, verr := s.Verify(ctx, c, id, proof)
 	p, err := s.page(ctx, c, id)
 	if verr != nil {
 		return p, "", verr
@@ -120,10 +120,10 @@ func (s *Service) JWKS() []result.JWK {
 // one token, valid for result.TTL from the approval.
 func resultClaims(ch Challenge, u User) result.Claims {
 	at := ch.ApprovedAt.UTC()
-	method := string(ch.Channel)
-	amr := []string{"otp"} // RFC 8176: a one-time code...
-	if ch.Channel == ChannelSMS {
-		amr = append(amr, "sms") // ...that came by SMS
+	method := string(ch.expects())
+	amr := []string{"otp"} // RFC 8176: a one-time code, whichever the method...
+	if method == string(MethodSMS) {
+		amr = append(amr, "sms") // ...and one that came by SMS
 	}
 	return result.Claims{Subject: ch.UserID, Audience: ch.CompanyID, IssuedAt: at.Unix(),
 		ExpiresAt: at.Add(result.TTL).Unix(), ID: ch.ID, ChallengeID: ch.ID, CompanyID: ch.CompanyID,

@@ -43,7 +43,7 @@ func TestSignedResult(t *testing.T) {
 		code := f.code(t, res.ID)
 		f.clock.Advance(20 * time.Second)
 		approvedAt := f.clock.Now()
-		pg, r, err := f.svc.PageVerify(f.ctx, res.VerifyToken, code, "198.51.100.1", "test")
+		pg, r, err := f.svc.PageVerify(f.ctx, res.VerifyToken, twostep.Proof{Code: code}, "198.51.100.1", "test")
 		if err != nil || r != twostep.ResultApproved || pg.Result == "" {
 			t.Fatalf("%s %v %q", r, err, pg.Result)
 		}
@@ -93,7 +93,7 @@ func TestChallengeLifetime(t *testing.T) {
 		}
 		code := s.code(t, v.ID)
 		s.clock.Advance(twostep.ChallengeLifetime - 4*(3*time.Minute+20*time.Second))
-		_, _, err = s.svc.Verify(s.ctx, s.platform, v.ID, code)
+		_, _, err = s.svc.Verify(s.ctx, s.platform, v.ID, twostep.Proof{Code: code})
 		wantCode(t, err, twostep.CodeExpired, "")
 		_, err = s.svc.Resend(s.ctx, s.platform, v.ID, "")
 		wantCode(t, err, twostep.CodeExpired, "")

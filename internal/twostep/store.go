@@ -28,6 +28,8 @@ type Tx interface {
 	AuditStore
 	APIKeyStore
 	ChallengeStore
+	AuthenticatorStore
+	EnrollmentStore
 	OutboxStore
 	LimitStore
 	AdminStore

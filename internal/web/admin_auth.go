@@ -98,7 +98,7 @@ func (s *Server) renderLoginCode(w http.ResponseWriter, r *http.Request, status 
 
 func (s *Server) loginCodeSubmit(w http.ResponseWriter, r *http.Request) {
 	pending := cookie(r, pendingCookie)
-	token, v, err := s.svc.SignInVerify(r.Context(), pending, r.PostFormValue("code"), s.clientIP(r), userAgent(r))
+	token, v, err := s.svc.SignInVerify(r.Context(), pending, formProof(r), s.clientIP(r), userAgent(r))
 	switch {
 	case isCode(err, twostep.CodeUnauthorized): // the pending sign-in is over
 		seeOther(w, r, "/admin/login?m=expired")

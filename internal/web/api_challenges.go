@@ -98,7 +98,8 @@ func (s *Server) getChallenge(w http.ResponseWriter, r *http.Request, c twostep.
 
 func (s *Server) verifyChallenge(w http.ResponseWriter, r *http.Request, c twostep.Caller) error {
 	var in struct {
-		Code *string `json:"code"`
+		Code   *string `json:"code"`
+		Method string  `json:"method"`
 	}
 	if err := decode(w, r, &in); err != nil {
 		return err
@@ -106,7 +107,7 @@ func (s *Server) verifyChallenge(w http.ResponseWriter, r *http.Request, c twost
 	if in.Code == nil {
 		return twostep.Invalid("code", "code is required: the 6 digits the user received")
 	}
-	v, result, err := s.svc.Verify(r.Context(), c, r.PathValue("challenge"), *in.Code)
+	v, result, err := s.svc.Verify(r.Context(), c, r.PathValue("challenge"), twostep.Proof{Code: *in.Code, Method: twostep.Method(in.Method)})
 	if err != nil {
 		var e *twostep.Error
 		if errors.As(err, &e) && e.Code != twostep.CodeInvalidValue && e.Code != twostep.CodeNotFound {

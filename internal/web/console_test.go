@@ -341,7 +341,7 @@ func TestSignInFailuresLookAlike(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i := 0; i < 3 && failures < twostep.LockAfter; i++ {
-			cs.svc.Verify(ctx, twostep.Caller{}, res.ID, "000000")
+			cs.svc.Verify(ctx, twostep.Caller{}, res.ID, twostep.Proof{Code: "000000"})
 			failures++
 		}
 	}
@@ -540,7 +540,7 @@ func TestSignInTimingLooksAlike(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i := 0; i < 3; i++ {
-			v, _, err := cs.svc.Verify(ctx, twostep.Caller{}, res.ID, "000000")
+			v, _, err := cs.svc.Verify(ctx, twostep.Caller{}, res.ID, twostep.Proof{Code: "000000"})
 			if err != nil {
 				break
 			}

@@ -62,3 +62,9 @@ func (s *Server) formRefused(w http.ResponseWriter, r *http.Request, status int,
 		Heading:    "This request was refused",
 		Paragraphs: []string{"The form could not be read. Go back to the page you were using and try again."}}})
 }
+
+// formProof is the code a form submits, with the method it is for ("" for
+// the one the challenge expects).
+func formProof(r *http.Request) twostep.Proof {
+	return twostep.Proof{Code: r.PostFormValue("code"), Method: twostep.Method(r.PostFormValue("method"))}
+}

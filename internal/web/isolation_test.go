@@ -50,7 +50,7 @@ func TestTenantIsolationMatrix(t *testing.T) {
 		if msgs[0].Code == wrong {
 			wrong = "111111"
 		}
-		if _, r, err := cs.svc.Verify(ctx, sys, ch.ID, wrong); err != nil || r != twostep.ResultRejected {
+		if _, r, err := cs.svc.Verify(ctx, sys, ch.ID, twostep.Proof{Code: wrong}); err != nil || r != twostep.ResultRejected {
 			t.Fatalf("a wrong code: %+v, %v", r, err)
 		}
 		b, err := cs.svc.CreateCompany(ctx, sys, "Beta")

@@ -63,7 +63,7 @@ func (s *Server) verifyPage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) verifySubmit(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
-	pg, result, err := s.svc.PageVerify(r.Context(), token, r.PostFormValue("code"), s.clientIP(r), userAgent(r))
+	pg, result, err := s.svc.PageVerify(r.Context(), token, formProof(r), s.clientIP(r), userAgent(r))
 	switch {
 	case pg.Challenge.ID == "":
 		s.verifyInvalid(w, r, err)

@@ -1,0 +1,138 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/twostep/twostep/internal/twostep"
+)
+
+// CreateAuthenticator stores a new, unconfirmed authenticator.
+func (t *Tx) CreateAuthenticator(ctx context.Context, a twostep.Authenticator) error {
+	_, err := t.exec(ctx, `
+		INSERT INTO authenticators (id, company_id, user_id, type, name, sealed_secret, confirmed_at,
+			created_at, last_used_at, last_step)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		a.ID, a.CompanyID, a.UserID, a.Type, a.Name, a.SealedSecret, micros(a.ConfirmedAt),
+		micros(a.CreatedAt), micros(a.LastUsedAt), a.LastStep)
+	return t.fail(err)
+}
+
+const selectAuthenticator = `
+	SELECT id, company_id, user_id, type, name, sealed_secret, confirmed_at, created_at,
+		last_used_at, last_step
+	FROM authenticators`
+
+func scanAuthenticator(r rowScanner) (twostep.Authenticator, error) {
+	var (
+		a                          twostep.Authenticator
+		confirmed, created, usedAt int64
+	)
+	err := r.Scan(&a.ID, &a.CompanyID, &a.UserID, &a.Type, &a.Name, &a.SealedSecret, &confirmed,
+		&created, &usedAt, &a.LastStep)
+	a.ConfirmedAt, a.CreatedAt, a.LastUsedAt = fromMicros(confirmed), fromMicros(created), fromMicros(usedAt)
+	return a, err
+}
+
+// Authenticators lists a user's authenticators, oldest first, down
+// authenticators_by_user.
+func (t *Tx) Authenticators(ctx context.Context, companyID, userID string) ([]twostep.Authenticator, error) {
+	return queryAll(ctx, t, scanAuthenticator, selectAuthenticator+`
+		WHERE user_id = $1 AND company_id = $2 ORDER BY created_at, id`, userID, companyID)
+}
+
+// Authenticator reads one authenticator of a user.
+func (t *Tx) Authenticator(ctx context.Context, companyID, userID, id string) (twostep.Authenticator, error) {
+	a, err := scanAuthenticator(t.queryRow(ctx, selectAuthenticator+`
+		WHERE id = $1 AND user_id = $2 AND company_id = $3`, id, userID, companyID))
+	return a, t.fail(err)
+}
+
+// UseAuthenticator takes a code of step: one UPDATE that lands only while
+// the stored last step is earlier, so of two requests with one code (on
+// two instances, say) exactly one lands. On PostgreSQL the second waits
+// for the first's row lock and then finds the condition false.
+func (t *Tx) UseAuthenticator(ctx context.Context, id string, step int64, at time.Time) error {
+	err := t.execOne(ctx, `
+		UPDATE authenticators SET last_step = $2, last_used_at = $3,
+			confirmed_at = CASE WHEN confirmed_at = 0 THEN $3 ELSE confirmed_at END
+		WHERE id = $1 AND last_step < $2`, id, step, micros(at))
+	if errors.Is(err, twostep.ErrNotFound) {
+		return twostep.ErrConflict
+	}
+	return err
+}
+
+// DeleteAuthenticator removes one authenticator of a user.
+func (t *Tx) DeleteAuthenticator(ctx context.Context, companyID, userID, id string) error {
+	return t.execOne(ctx, `DELETE FROM authenticators WHERE id = $1 AND user_id = $2 AND company_id = $3`,
+		id, userID, companyID)
+}
+
+// ReplaceRecoveryCodes drops the user's recovery codes, used or not, and
+// stores the new set.
+func (t *Tx) ReplaceRecoveryCodes(ctx context.Context, companyID, userID string, hashes []string, at time.Time) error {
+	if _, err := t.exec(ctx, `DELETE FROM recovery_codes WHERE user_id = $1 AND company_id = $2`, userID, companyID); err != nil {
+		return t.fail(err)
+	}
+	for _, h := range hashes {
+		if _, err := t.exec(ctx, `INSERT INTO recovery_codes (user_id, company_id, hash, created_at) VALUES ($1, $2, $3, $4)`,
+			userID, companyID, h, micros(at)); err != nil {
+			return t.fail(err)
+		}
+	}
+	return nil
+}
+
+// UseRecoveryCode marks an unused code used, in one conditional UPDATE:
+// of many requests with one code, exactly one finds it unused.
+func (t *Tx) UseRecoveryCode(ctx context.Context, companyID, userID, hash string, at time.Time) error {
+	return t.execOne(ctx, `
+		UPDATE recovery_codes SET used_at = $4
+		WHERE user_id = $1 AND hash = $2 AND company_id = $3 AND used_at = 0`, userID, hash, companyID, micros(at))
+}
+
+// Factors counts a user's confirmed authenticators by type and unused
+// recovery codes, in one round trip.
+func (t *Tx) Factors(ctx context.Context, companyID, userID string) (twostep.Factors, error) {
+	var f twostep.Factors
+	err := t.queryRow(ctx, `
+		SELECT
+			(SELECT count(*) FROM authenticators
+				WHERE user_id = $1 AND company_id = $2 AND type = 'totp' AND confirmed_at <> 0),
+			(SELECT count(*) FROM authenticators
+				WHERE user_id = $1 AND company_id = $2 AND type = 'webauthn' AND confirmed_at <> 0),
+			(SELECT count(*) FROM recovery_codes WHERE user_id = $1 AND company_id = $2 AND used_at = 0)`,
+		userID, companyID).Scan(&f.TOTP, &f.WebAuthn, &f.RecoveryCodes)
+	return f, t.fail(err)
+}
+
+// CreateEnrollment stores an enrolment link.
+func (t *Tx) CreateEnrollment(ctx context.Context, e twostep.Enrollment) error {
+	_, err := t.exec(ctx, `
+		INSERT INTO enrollments (token_hash, company_id, user_id, challenge_id, return_url, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		e.TokenHash, e.CompanyID, e.UserID, e.ChallengeID, e.ReturnURL, micros(e.CreatedAt), micros(e.ExpiresAt))
+	return t.fail(err)
+}
+
+// Enrollment reads an enrolment link by its token's hash.
+func (t *Tx) Enrollment(ctx context.Context, tokenHash string) (twostep.Enrollment, error) {
+	var (
+		e                twostep.Enrollment
+		created, expires int64
+	)
+	err := t.queryRow(ctx, `
+		SELECT token_hash, company_id, user_id, challenge_id, return_url, created_at, expires_at
+		FROM enrollments WHERE token_hash = $1`, tokenHash).Scan(&e.TokenHash, &e.CompanyID, &e.UserID,
+		&e.ChallengeID, &e.ReturnURL, &created, &expires)
+	e.CreatedAt, e.ExpiresAt = fromMicros(created), fromMicros(expires)
+	return e, t.fail(err)
+}
+
+// DeleteEnrollment removes an enrolment link.
+func (t *Tx) DeleteEnrollment(ctx context.Context, tokenHash string) error {
+	_, err := t.exec(ctx, `DELETE FROM enrollments WHERE token_hash = $1`, tokenHash)
+	return t.fail(err)
+}

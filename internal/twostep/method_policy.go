@@ -1,0 +1,144 @@
+package twostep
+
+import (
+	"context"
+	"slices"
+	"time"
+)
+
+// Method is what proves a challenge's second step: a code sent by SMS or
+// email, a code from an authenticator app, or a recovery code.
+type Method string
+
+// The methods. webauthn is named for the result token's contract; it
+// arrives with passkeys.
+const (
+	MethodSMS          Method = "sms"
+	MethodEmail        Method = "email"
+	MethodTOTP         Method = "totp"
+	MethodWebAuthn     Method = "webauthn"
+	MethodRecoveryCode Method = "recovery_code"
+)
+
+// ParseMethod checks a method a verification names.
+func ParseMethod(field, s string) (Method, error) {
+	switch m := Method(s); m {
+	case MethodSMS, MethodEmail, MethodTOTP, MethodRecoveryCode:
+		return m, nil
+	case MethodWebAuthn:
+		return "", Invalid(field, "passkeys are used on the hosted page, not through the API")
+	}
+	return "", Invalid(field, "%s must be sms, email, totp or recovery_code", field)
+}
+
+// sent reports whether the method is a code sent to the user.
+func (m Method) sent() bool { return m == MethodSMS || m == MethodEmail }
+
+// expects is the method a challenge expects now: rows from before
+// methods existed expect their sent code.
+func (ch Challenge) expects() Method {
+	if ch.Method == "" {
+		return Method(ch.Channel)
+	}
+	return ch.Method
+}
+
+// strength is what, beyond a user's addresses, decides their methods in
+// one app: what they have added, what the company lets them use, and
+// whether the app accepts only strong authenticators.
+type strength struct {
+	factors   Factors
+	kinds     AuthenticatorKinds
+	required  bool      // the app accepts only authenticator apps, passkeys and recovery codes
+	graceEnds time.Time // until then, a user without one may still use a sent code
+}
+
+// totp reports whether the user can use an authenticator app.
+func (st strength) totp() bool { return st.kinds.TOTP && st.factors.TOTP > 0 }
+
+// strong reports whether the user has a strong authenticator they may
+// use. Passkeys count once they can be checked (the next issue).
+func (st strength) strong() bool { return st.totp() }
+
+// enrollmentRequired reports whether the app wants a strong
+// authenticator the user has not added yet.
+func (st strength) enrollmentRequired() bool { return st.required && !st.strong() }
+
+// codesAllowed reports whether sent codes may prove the user at now: when
+// the app does not require strong authentication, or the user has no
+// strong authenticator and is still in their grace period.
+func (st strength) codesAllowed(now time.Time) bool {
+	return !st.required || (!st.strong() && now.Before(st.graceEnds))
+}
+
+// sendable lists the channels a new code of ch may use now.
+func (p policy) sendable(ch Challenge, now time.Time) []Channel {
+	if !p.strength.codesAllowed(now) {
+		return nil
+	}
+	return p.channels(ch)
+}
+
+// methods lists what may prove ch now, in the order the hosted page
+// offers them: the authenticator app, the sent codes, a recovery code.
+func (p policy) methods(ch Challenge, now time.Time) []Method {
+	var out []Method
+	if p.strength.totp() {
+		out = append(out, MethodTOTP)
+	}
+	if p.strength.codesAllowed(now) {
+		for _, c := range p.channels(ch) {
+			out = append(out, Method(c))
+		}
+		if ch.CodeHash != "" && !hasMethod(out, Method(ch.Channel)) {
+			out = append(out, Method(ch.Channel)) // the live code still counts
+		}
+	}
+	if p.strength.factors.RecoveryCodes > 0 {
+		out = append(out, MethodRecoveryCode)
+	}
+	return out
+}
+
+// firstMethod is how a new challenge starts: on the authenticator app
+// when the user has one, nothing sent; otherwise on a sent code where
+// codes are allowed; otherwise on a recovery code. It returns "" with
+// the error that explains when nothing can prove the user.
+func (p policy) firstMethod(now time.Time) (Method, error) {
+	switch {
+	case p.strength.totp():
+		return MethodTOTP, nil
+	case p.strength.codesAllowed(now):
+		if c := p.first(); c != "" {
+			return Method(c), nil
+		}
+		if p.strength.factors.RecoveryCodes > 0 {
+			return MethodRecoveryCode, nil
+		}
+		return "", errNoChannel
+	case p.strength.factors.RecoveryCodes > 0:
+		return MethodRecoveryCode, nil
+	}
+	return "", errEnrollmentRequired
+}
+
+// errEnrollmentRequired answers a challenge for a user whose grace period
+// has ended without a strong authenticator.
+var errEnrollmentRequired = &Error{Code: CodeEnrollment,
+	Message: "this app accepts only an authenticator app or a passkey, and this user has not added one; send them to enrolment"}
+
+// policyFor reads what decides a user's methods in an app.
+func (s *Service) policyFor(ctx context.Context, tx Tx, co Company, u User, app App) (policy, error) {
+	p := s.policy(co, u)
+	f, err := tx.Factors(ctx, co.ID, u.ID)
+	if err != nil {
+		return p, err
+	}
+	st := co.Settings
+	p.strength = strength{factors: f, kinds: st.Authenticators, required: st.StrongAuthentication.For(app),
+		graceEnds: st.graceEnds(app, u)}
+	return p, nil
+}
+
+// hasMethod reports whether m is among ms.
+func hasMethod(ms []Method, m Method) bool { return slices.Contains(ms, m) }

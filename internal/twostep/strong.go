@@ -1,0 +1,115 @@
+package twostep
+
+import "time"
+
+// AuthenticatorKinds are the kinds of authenticator a company lets its
+// users add and use.
+type AuthenticatorKinds struct {
+	TOTP     bool `json:"totp"`
+	WebAuthn bool `json:"webauthn"`
+}
+
+// AuthenticatorKindsPatch is a partial update of AuthenticatorKinds.
+type AuthenticatorKindsPatch struct {
+	TOTP     Optional[bool] `json:"totp"`
+	WebAuthn Optional[bool] `json:"webauthn"`
+}
+
+// StrongSince is when strong authentication was last turned on per app;
+// zero while it is off.
+type StrongSince struct {
+	Web     time.Time
+	Manager time.Time
+}
+
+// For returns the time of one app.
+func (s StrongSince) For(app App) time.Time {
+	if app == AppManager {
+		return s.Manager
+	}
+	return s.Web
+}
+
+// DefaultEnrollmentGraceDays is how long, by default, a user without a
+// stronger authenticator may still sign in with a sent code once an app
+// requires one; maxEnrollmentGraceDays bounds the setting.
+const (
+	DefaultEnrollmentGraceDays = 14
+	maxEnrollmentGraceDays     = 365
+)
+
+// applyStrong applies the patch's authenticator policy to next, naming
+// each change with general. The grace period's start (StrongSince) is
+// set by the service, which knows the time.
+func (p SettingsPatch) applyStrong(s Settings, next *Settings, general func(field string, from, to any)) error {
+	type flag struct {
+		name  string
+		patch Optional[bool]
+		dst   *bool
+	}
+	var flags []flag
+	if k, ok, err := p.Authenticators.required("authenticators"); err != nil {
+		return err
+	} else if ok {
+		flags = append(flags, flag{"authenticators.totp", k.TOTP, &next.Authenticators.TOTP},
+			flag{"authenticators.webauthn", k.WebAuthn, &next.Authenticators.WebAuthn})
+	}
+	if d, ok, err := p.StrongAuthentication.required("strong_authentication"); err != nil {
+		return err
+	} else if ok {
+		flags = append(flags, flag{"strong_authentication.web", d.Web, &next.StrongAuthentication.Web},
+			flag{"strong_authentication.manager", d.Manager, &next.StrongAuthentication.Manager})
+	}
+	for _, f := range flags {
+		v, ok, err := f.patch.required(f.name)
+		if err != nil {
+			return err
+		}
+		if ok && v != *f.dst {
+			general(f.name, *f.dst, v)
+			*f.dst = v
+		}
+	}
+	if v, ok, err := p.EnrollmentGraceDays.required("enrollment_grace_days"); err != nil {
+		return err
+	} else if ok {
+		if v < 0 || v > maxEnrollmentGraceDays {
+			return Invalid("enrollment_grace_days", "enrollment_grace_days must be between 0 and %d", maxEnrollmentGraceDays)
+		}
+		if v != s.EnrollmentGraceDays {
+			general("enrollment_grace_days", s.EnrollmentGraceDays, v)
+			next.EnrollmentGraceDays = v
+		}
+	}
+	return nil
+}
+
+// startStrong sets when strong authentication began for each app it was
+// just turned on for, and clears it for each turned off.
+func (s *Settings) startStrong(prev Settings, now time.Time) {
+	for _, a := range []struct {
+		on, was bool
+		since   *time.Time
+	}{
+		{s.StrongAuthentication.Web, prev.StrongAuthentication.Web, &s.StrongSince.Web},
+		{s.StrongAuthentication.Manager, prev.StrongAuthentication.Manager, &s.StrongSince.Manager},
+	} {
+		switch {
+		case a.on && !a.was:
+			*a.since = now
+		case !a.on:
+			*a.since = time.Time{}
+		}
+	}
+}
+
+// graceEnds is when a user's grace period in an app ends: the given days
+// after strong authentication began there, or after the user was
+// created if that is later. Lowering the days shortens running periods.
+func (s Settings) graceEnds(app App, u User) time.Time {
+	start := s.StrongSince.For(app)
+	if u.CreatedAt.After(start) {
+		start = u.CreatedAt
+	}
+	return start.AddDate(0, 0, s.EnrollmentGraceDays)
+}
