@@ -1,6 +1,7 @@
 // Package providertest runs real stand-ins for the delivery providers in
 // tests: Mailpit, a real SMTP server started as a process, and an HTTP
-// server that speaks Twilio's documented Messages API.
+// server that speaks Twilio's documented Messages API; and, for the
+// stronger methods, what an authenticator app would show (TOTP).
 package providertest
 
 import (

@@ -13,14 +13,16 @@ import (
 // transaction holds are skipped, so instances pruning at once never wait
 // for each other or for a sign-in.
 var pruneQueries = map[twostep.PruneKind]struct{ table, key, where string }{
-	twostep.PruneChallenges: {"challenges", "id", "created_at < $1"},
-	twostep.PruneOutbox:     {"outbox", "id", "status <> 'queued' AND finished_at < $1"},
-	twostep.PruneSessions:   {"sessions", "token_hash", "(seen_at < $1 OR expires_at < $1)"},
-	twostep.PruneSetupLinks: {"admin_setup_links", "token_hash", "(expires_at < $1 OR used_at > 0)"},
-	twostep.PruneRateLimits: {"rate_limits", "key", "expires_at < $1"},
-	twostep.PruneCounters:   {"counters", "key", "expires_at < $1"},
-	twostep.PruneLockouts:   {"lockouts", "(user_id, app)", "failures = 0 AND locked_until < $1"},
-	twostep.PruneStats:      {"daily_stats", "(company_id, day, shard)", "day < $1"},
+	twostep.PruneChallenges:     {"challenges", "id", "created_at < $1"},
+	twostep.PruneOutbox:         {"outbox", "id", "status <> 'queued' AND finished_at < $1"},
+	twostep.PruneSessions:       {"sessions", "token_hash", "(seen_at < $1 OR expires_at < $1)"},
+	twostep.PruneSetupLinks:     {"admin_setup_links", "token_hash", "(expires_at < $1 OR used_at > 0)"},
+	twostep.PruneRateLimits:     {"rate_limits", "key", "expires_at < $1"},
+	twostep.PruneCounters:       {"counters", "key", "expires_at < $1"},
+	twostep.PruneLockouts:       {"lockouts", "(user_id, app)", "failures = 0 AND locked_until < $1"},
+	twostep.PruneStats:          {"daily_stats", "(company_id, day, shard)", "day < $1"},
+	twostep.PruneAuthenticators: {"authenticators", "id", "confirmed_at = 0 AND created_at < $1"},
+	twostep.PruneEnrollments:    {"enrollments", "token_hash", "expires_at < $1"},
 }
 
 // Prune deletes up to limit rows of kind that stopped mattering before

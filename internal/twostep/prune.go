@@ -37,6 +37,11 @@ const (
 	PruneLockouts PruneKind = "lockouts"
 	// PruneStats: daily statistics older than statsRetention.
 	PruneStats PruneKind = "daily_stats"
+	// PruneAuthenticators: an authenticator app never confirmed within
+	// UnconfirmedLifetime.
+	PruneAuthenticators PruneKind = "unconfirmed_authenticators"
+	// PruneEnrollments: an enrolment link once it expired.
+	PruneEnrollments PruneKind = "enrollments"
 )
 
 // Retention of what pruning deletes by age.
@@ -85,6 +90,8 @@ func (s *Service) Prune(ctx context.Context) (map[PruneKind]int, error) {
 		{PruneCounters, now},
 		{PruneLockouts, now},
 		{PruneStats, now.Add(-statsRetention)},
+		{PruneAuthenticators, now.Add(-UnconfirmedLifetime)},
+		{PruneEnrollments, now},
 	}
 	out := map[PruneKind]int{}
 	for _, c := range cutoffs {

@@ -1,0 +1,251 @@
+package twostep
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// NewAuthenticator is what a new authenticator app starts from. The
+// secret and its otpauth URI are shown once, here; the app counts once a
+// first code confirms it.
+type NewAuthenticator struct {
+	Authenticator
+	Secret     string // base32
+	OTPAuthURI string
+}
+
+// errAuthenticatorNotFound answers an authenticator the user does not
+// have (or whose confirmation time ran out).
+var errAuthenticatorNotFound = NotFound("authenticator")
+
+// errCodeIncorrect answers a wrong confirming code.
+var errCodeIncorrect = &Error{Code: CodeIncorrect, Field: "code",
+	Message: "That code is not right. Check the time on your phone is set automatically, and enter the code the app shows now."}
+
+// maxAuthenticatorName bounds an authenticator's name.
+const maxAuthenticatorName = 64
+
+// AddAuthenticator starts adding an authenticator app for a user: a new
+// 160-bit secret, sealed at rest, unconfirmed until ConfirmAuthenticator.
+func (s *Service) AddAuthenticator(ctx context.Context, c Caller, companyID, userID, typ, name string) (NewAuthenticator, error) {
+	var out NewAuthenticator
+	if AuthenticatorType(typ) != AuthenticatorTOTP {
+		if AuthenticatorType(typ) == AuthenticatorWebAuthn {
+			return out, Invalid("type", "passkeys are added on the hosted enrolment page")
+		}
+		return out, Invalid("type", "type must be %q", AuthenticatorTOTP)
+	}
+	name, err := cleanText("name", name, maxAuthenticatorName, true)
+	if err != nil {
+		return out, err
+	}
+	if name == "" {
+		name = "Authenticator app"
+	}
+	id, err := newID(s.rand, prefixAuthenticator)
+	if err != nil {
+		return out, Internal(err)
+	}
+	secret := make([]byte, totpSecretSize)
+	if _, err := io.ReadFull(s.rand, secret); err != nil {
+		return out, Internal(err)
+	}
+	err = s.update(ctx, func(tx Tx) error {
+		co, _, err := s.company(ctx, tx, c, companyID, false)
+		if err != nil {
+			return err
+		}
+		u, err := s.user(ctx, tx, companyID, userID, false)
+		if err != nil {
+			return err
+		}
+		if !co.Settings.Authenticators.TOTP {
+			return Invalid("type", "this company does not let users add authenticator apps")
+		}
+		now, err := tx.Now(ctx)
+		if err != nil {
+			return err
+		}
+		a := Authenticator{ID: id, CompanyID: companyID, UserID: userID, Type: AuthenticatorTOTP, Name: name, CreatedAt: now}
+		if a.SealedSecret, err = s.sealer.seal(s.rand, string(secret), a.sealBinding()); err != nil {
+			return Internal(err)
+		}
+		if err := tx.CreateAuthenticator(ctx, a); err != nil {
+			return err
+		}
+		out = NewAuthenticator{Authenticator: a, Secret: totpKey.EncodeToString(secret),
+			OTPAuthURI: otpauthURI(co.Name, accountName(u), secret)}
+		return nil
+	})
+	return out, err
+}
+
+// accountName labels a user's entry in their authenticator app.
+func accountName(u User) string {
+	if u.Email != "" {
+		return u.Email
+	}
+	return u.Name
+}
+
+// ConfirmAuthenticator confirms an authenticator app with a code it shows
+// now, after which it proves the user's sign-ins. A wrong code changes
+// nothing.
+func (s *Service) ConfirmAuthenticator(ctx context.Context, c Caller, companyID, userID, id, code string) (Authenticator, error) {
+	var out Authenticator
+	code, err := NormalizeCode(code)
+	if err != nil {
+		return out, err
+	}
+	err = s.update(ctx, func(tx Tx) error {
+		_, actor, err := s.company(ctx, tx, c, companyID, false)
+		if err != nil {
+			return err
+		}
+		u, err := s.user(ctx, tx, companyID, userID, false)
+		if err != nil {
+			return err
+		}
+		a, now, err := s.authenticator(ctx, tx, companyID, userID, id)
+		if err != nil {
+			return err
+		}
+		if a.Confirmed() {
+			out = a
+			return nil // confirmed already: nothing more to do
+		}
+		ok, err := appCode{s.sealer}.use(ctx, tx, a, code, now)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errCodeIncorrect
+		}
+		out = a
+		out.ConfirmedAt, out.LastUsedAt = now, now
+		return s.audit(ctx, tx, c, AuditEvent{CompanyID: companyID, Time: now, Actor: actor,
+			Action: ActionAuthenticatorAdded, TargetID: u.ID, TargetName: u.Name,
+			Details: details(map[string]any{"authenticator_id": a.ID, "type": a.Type, "name": a.Name})})
+	})
+	return out, err
+}
+
+// authenticator reads a user's authenticator, as not found when an
+// unconfirmed one's time has run out.
+func (s *Service) authenticator(ctx context.Context, tx Tx, companyID, userID, id string) (Authenticator, time.Time, error) {
+	now, err := tx.Now(ctx)
+	if err != nil {
+		return Authenticator{}, now, err
+	}
+	a, err := tx.Authenticator(ctx, companyID, userID, id)
+	if errors.Is(err, ErrNotFound) || (err == nil && a.expired(now)) {
+		return a, now, errAuthenticatorNotFound
+	}
+	return a, now, err
+}
+
+// expired reports whether an unconfirmed authenticator's time is up.
+func (a Authenticator) expired(now time.Time) bool {
+	return !a.Confirmed() && !now.Before(a.CreatedAt.Add(UnconfirmedLifetime))
+}
+
+// Authenticators lists a user's authenticators (the unconfirmed ones
+// still waiting too) and how many recovery codes they have left.
+func (s *Service) Authenticators(ctx context.Context, c Caller, companyID, userID string) ([]Authenticator, int, error) {
+	var (
+		out  []Authenticator
+		left int
+	)
+	err := s.view(ctx, func(tx Tx) error {
+		if _, _, err := s.company(ctx, tx, c, companyID, false); err != nil {
+			return err
+		}
+		if _, err := s.user(ctx, tx, companyID, userID, false); err != nil {
+			return err
+		}
+		now, err := tx.Now(ctx)
+		if err != nil {
+			return err
+		}
+		all, err := tx.Authenticators(ctx, companyID, userID)
+		if err != nil {
+			return err
+		}
+		for _, a := range all {
+			if !a.expired(now) {
+				out = append(out, a)
+			}
+		}
+		f, err := tx.Factors(ctx, companyID, userID)
+		left = f.RecoveryCodes
+		return err
+	})
+	return out, left, err
+}
+
+// RemoveAuthenticator deletes a user's authenticator.
+func (s *Service) RemoveAuthenticator(ctx context.Context, c Caller, companyID, userID, id string) error {
+	return s.update(ctx, func(tx Tx) error {
+		_, actor, err := s.company(ctx, tx, c, companyID, false)
+		if err != nil {
+			return err
+		}
+		u, err := s.user(ctx, tx, companyID, userID, false)
+		if err != nil {
+			return err
+		}
+		a, now, err := s.authenticator(ctx, tx, companyID, userID, id)
+		if err != nil {
+			return err
+		}
+		if err := tx.DeleteAuthenticator(ctx, companyID, userID, id); err != nil {
+			return err
+		}
+		if !a.Confirmed() {
+			return nil // it never counted, so its going is no event
+		}
+		return s.audit(ctx, tx, c, AuditEvent{CompanyID: companyID, Time: now, Actor: actor,
+			Action: ActionAuthenticatorRemoved, TargetID: u.ID, TargetName: u.Name,
+			Details: details(map[string]any{"authenticator_id": a.ID, "type": a.Type, "name": a.Name})})
+	})
+}
+
+// NewRecoveryCodes gives a user a new set of recovery codes, which
+// replaces the old one; the codes are shown only now.
+func (s *Service) NewRecoveryCodes(ctx context.Context, c Caller, companyID, userID string) ([]string, error) {
+	codes, err := newRecoveryCodes(s.rand)
+	if err != nil {
+		return nil, Internal(err)
+	}
+	err = s.update(ctx, func(tx Tx) error {
+		_, actor, err := s.company(ctx, tx, c, companyID, false)
+		if err != nil {
+			return err
+		}
+		u, err := s.user(ctx, tx, companyID, userID, true)
+		if err != nil {
+			return err
+		}
+		now, err := tx.Now(ctx)
+		if err != nil {
+			return err
+		}
+		hashes := make([]string, len(codes))
+		for i, code := range codes {
+			n, err := NormalizeRecoveryCode(code)
+			if err != nil {
+				return Internal(err)
+			}
+			hashes[i] = recoveryHash(s.codeKey, userID, n)
+		}
+		if err := tx.ReplaceRecoveryCodes(ctx, companyID, userID, hashes, now); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, c, AuditEvent{CompanyID: companyID, Time: now, Actor: actor,
+			Action: ActionRecoveryCodesGenerated, TargetID: u.ID, TargetName: u.Name,
+			Details: details(map[string]any{"count": len(codes)})})
+	})
+	return codes, err
+}
