@@ -29,3 +29,38 @@ type EnrollmentStore interface {
 	Enrollment(ctx context.Context, tokenHash string) (Enrollment, error)
 	DeleteEnrollment(ctx context.Context, tokenHash string) error
 }
+
+// StartEnrollment makes an enrolment link for a user, to the hosted page
+// where they add an authenticator app and get recovery codes, then go
+// back to returnURL (on an allowed origin). It returns the link's token,
+// shown only now.
+func (s *Service) StartEnrollment(ctx context.Context, c Caller, companyID, userID, returnURL string) (string, Enrollment, error) {
+	var e Enrollment
+	token, err := s.newToken()
+	if err != nil {
+		return "", e, Internal(err)
+	}
+	err = s.update(ctx, func(tx Tx) error {
+		co, _, err := s.company(ctx, tx, c, companyID, false)
+		if err != nil {
+			return err
+		}
+		if _, err := s.user(ctx, tx, companyID, userID, false); err != nil {
+			return err
+		}
+		if returnURL == "" {
+			return Invalid("return_url", "return_url is required: where the enrolment page sends the user when they are done")
+		}
+		if returnURL, err = s.checkReturnURL(returnURL, co.Settings); err != nil {
+			return err
+		}
+		now, err := tx.Now(ctx)
+		if err != nil {
+			return err
+		}
+		e = Enrollment{TokenHash: tokenHash(token), CompanyID: companyID, UserID: userID, ReturnURL: returnURL,
+			CreatedAt: now, ExpiresAt: now.Add(EnrollmentLifetime)}
+		return tx.CreateEnrollment(ctx, e)
+	})
+	return token, e, err
+}

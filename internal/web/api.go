@@ -292,6 +292,8 @@ var errorStatus = map[twostep.ErrorCode]int{
 	twostep.CodeExpired:      http.StatusGone,
 	twostep.CodeLocked:       http.StatusLocked,
 	twostep.CodeNoChannel:    http.StatusUnprocessableEntity,
+	twostep.CodeIncorrect:    http.StatusUnprocessableEntity,
+	twostep.CodeEnrollment:   http.StatusForbidden,
 	twostep.CodeRateLimited:  http.StatusTooManyRequests,
 	twostep.CodeInternal:     http.StatusInternalServerError,
 	twostep.CodeUnavailable:  http.StatusServiceUnavailable,

@@ -16,7 +16,10 @@ type challengeJSON struct {
 	App                twostep.App       `json:"app"`
 	Status             string            `json:"status"`
 	Result             string            `json:"result,omitempty"`
-	Channel            twostep.Channel   `json:"channel"`
+	Method             twostep.Method    `json:"method"`
+	MethodsAvailable   []twostep.Method  `json:"methods_available"`
+	EnrollmentRequired bool              `json:"enrollment_required"`
+	Channel            *twostep.Channel  `json:"channel"`
 	DestinationHint    string            `json:"destination_hint"`
 	ChannelsAvailable  []twostep.Channel `json:"channels_available"`
 	FailedAttempts     int               `json:"failed_attempts"`
@@ -26,7 +29,7 @@ type challengeJSON struct {
 	LockedUntil        *string           `json:"locked_until,omitempty"`
 	ResponsibleContact *contactJSON      `json:"responsible_contact,omitempty"`
 	VerifyURL          string            `json:"verify_url,omitempty"`
-	Delivery           deliveryJSON      `json:"delivery"`
+	Delivery           *deliveryJSON     `json:"delivery"`
 	CreatedAt          string            `json:"created_at"`
 }
 
@@ -46,16 +49,28 @@ func optionalTime(t interface{ IsZero() bool }, s string) *string {
 func toChallengeJSON(v twostep.ChallengeView) challengeJSON {
 	out := challengeJSON{
 		Required: true, ID: v.ID, CompanyID: v.CompanyID, UserID: v.UserID, App: v.App,
-		Status: string(v.Status), Channel: v.Channel, DestinationHint: v.DestinationHint,
+		Status: string(v.Status), Method: v.Method, MethodsAvailable: v.MethodsAvailable,
+		EnrollmentRequired: v.EnrollmentRequired, DestinationHint: v.DestinationHint,
 		ChannelsAvailable: v.ChannelsAvailable, FailedAttempts: v.FailedAttempts,
-		AttemptsRemaining: v.AttemptsRemaining, ExpiresAt: formatTime(v.CodeExpiresAt),
+		AttemptsRemaining: v.AttemptsRemaining, ExpiresAt: formatTime(v.ExpiresAt),
 		ResendAvailableAt: optionalTime(v.ResendAvailableAt, formatTime(v.ResendAvailableAt)),
 		LockedUntil:       optionalTime(v.LockedUntil, formatTime(v.LockedUntil)),
-		Delivery:          deliveryJSON{v.Delivery.Status, v.Delivery.Channel},
 		CreatedAt:         formatTime(v.CreatedAt),
+	}
+	if out.Method == "" { // a challenge from before methods
+		out.Method = twostep.Method(v.Channel)
+	}
+	if v.Channel != "" {
+		out.Channel = &v.Channel
+	}
+	if v.Delivery.Status != "" {
+		out.Delivery = &deliveryJSON{v.Delivery.Status, v.Delivery.Channel}
 	}
 	if out.ChannelsAvailable == nil {
 		out.ChannelsAvailable = []twostep.Channel{}
+	}
+	if out.MethodsAvailable == nil {
+		out.MethodsAvailable = []twostep.Method{}
 	}
 	if v.ResponsibleContact != nil {
 		c := toContactJSON(*v.ResponsibleContact)
@@ -77,7 +92,9 @@ func (s *Server) createChallenge(w http.ResponseWriter, r *http.Request, c twost
 		writeJSON(w, http.StatusOK, map[string]bool{"required": false})
 		return nil
 	}
-	s.metrics.ChallengesCreated.WithLabelValues(string(res.App), string(res.Channel)).Inc()
+	if res.Channel != "" { // an authenticator app's sign-in sends nothing
+		s.metrics.ChallengesCreated.WithLabelValues(string(res.App), string(res.Channel)).Inc()
+	}
 	w.Header().Set("Location", "/v1/challenges/"+res.ID)
 	out := toChallengeJSON(res.ChallengeView)
 	if res.VerifyToken != "" {

@@ -16,13 +16,16 @@ type companyJSON struct {
 
 // settingsJSON is a company's settings as the API shows them.
 type settingsJSON struct {
-	DeliveryMethod       twostep.DeliveryMethod `json:"delivery_method"`
-	ResponsibleContact   contactJSON            `json:"responsible_contact"`
-	Defaults             twostep.Defaults       `json:"defaults"`
-	SMSDailyCap          int                    `json:"sms_daily_cap"`
-	AllowedReturnOrigins []string               `json:"allowed_return_origins"`
-	SMSCountries         []string               `json:"sms_countries"`
-	UpdatedAt            string                 `json:"updated_at"`
+	DeliveryMethod       twostep.DeliveryMethod     `json:"delivery_method"`
+	ResponsibleContact   contactJSON                `json:"responsible_contact"`
+	Defaults             twostep.Defaults           `json:"defaults"`
+	SMSDailyCap          int                        `json:"sms_daily_cap"`
+	AllowedReturnOrigins []string                   `json:"allowed_return_origins"`
+	SMSCountries         []string                   `json:"sms_countries"`
+	Authenticators       twostep.AuthenticatorKinds `json:"authenticators"`
+	StrongAuthentication twostep.Defaults           `json:"strong_authentication"`
+	EnrollmentGraceDays  int                        `json:"enrollment_grace_days"`
+	UpdatedAt            string                     `json:"updated_at"`
 }
 
 // contactJSON shows unset contact details as null.
@@ -52,6 +55,9 @@ func toSettingsJSON(s twostep.Settings) settingsJSON {
 		SMSDailyCap:          s.SMSDailyCap,
 		AllowedReturnOrigins: origins,
 		SMSCountries:         nonNil(s.SMSCountries),
+		Authenticators:       s.Authenticators,
+		StrongAuthentication: s.StrongAuthentication,
+		EnrollmentGraceDays:  s.EnrollmentGraceDays,
 		UpdatedAt:            formatTime(s.UpdatedAt),
 	}
 }

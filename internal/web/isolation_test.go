@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twostep/twostep/internal/providertest"
 	"github.com/twostep/twostep/internal/storetest"
 	"github.com/twostep/twostep/internal/twostep"
 )
@@ -53,6 +54,14 @@ func TestTenantIsolationMatrix(t *testing.T) {
 		if _, r, err := cs.svc.Verify(ctx, sys, ch.ID, twostep.Proof{Code: wrong}); err != nil || r != twostep.ResultRejected {
 			t.Fatalf("a wrong code: %+v, %v", r, err)
 		}
+		// An authenticator app, confirmed, for the routes that name one.
+		app, err := cs.svc.AddAuthenticator(ctx, sys, a, anna.ID, "totp", "Phone")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cs.svc.ConfirmAuthenticator(ctx, sys, a, anna.ID, app.ID, providertest.TOTP(app.Secret, time.Now())); err != nil {
+			t.Fatal(err)
+		}
 		b, err := cs.svc.CreateCompany(ctx, sys, "Beta")
 		if err != nil {
 			t.Fatal(err)
@@ -69,18 +78,21 @@ func TestTenantIsolationMatrix(t *testing.T) {
 		cs.signInAs(t, bAdmin, "ben@beta.test")
 
 		before := snapshot(t, cs, a, anna.ID, ch.ID)
-		objects := map[string]string{"company": a, "user": anna.ID, "challenge": ch.ID, "app": "web",
+		objects := map[string]string{"company": a, "user": anna.ID, "challenge": ch.ID, "app": "web", "authenticator": app.ID,
 			"token": "not-a-real-token-" + strings.Repeat("x", 30), "section": "general"}
 		apiBodies := map[string]string{
-			"POST /v1/companies":                                           `{"name":"X"}`,
-			"PATCH /v1/companies/{company}/settings":                       `{"sms_daily_cap":7}`,
-			"POST /v1/companies/{company}/users":                           `{"name":"Intruder"}`,
-			"PATCH /v1/companies/{company}/users/{user}":                   `{"name":"Hijacked"}`,
-			"PUT /v1/companies/{company}/users/{user}/twofa/{app}":         `{"enabled":false}`,
-			"POST /v1/companies/{company}/users/{user}/twofa/{app}/unlock": `{}`,
-			"POST /v1/companies/{company}/users/{user}/challenges":         `{"app":"web"}`,
-			"POST /v1/challenges/{challenge}/verify":                       `{"code":"123456"}`,
-			"POST /v1/challenges/{challenge}/resend":                       `{}`,
+			"POST /v1/companies":                                                               `{"name":"X"}`,
+			"PATCH /v1/companies/{company}/settings":                                           `{"sms_daily_cap":7}`,
+			"POST /v1/companies/{company}/users":                                               `{"name":"Intruder"}`,
+			"PATCH /v1/companies/{company}/users/{user}":                                       `{"name":"Hijacked"}`,
+			"PUT /v1/companies/{company}/users/{user}/twofa/{app}":                             `{"enabled":false}`,
+			"POST /v1/companies/{company}/users/{user}/twofa/{app}/unlock":                     `{}`,
+			"POST /v1/companies/{company}/users/{user}/challenges":                             `{"app":"web"}`,
+			"POST /v1/challenges/{challenge}/verify":                                           `{"code":"123456"}`,
+			"POST /v1/challenges/{challenge}/resend":                                           `{}`,
+			"POST /v1/companies/{company}/users/{user}/authenticators":                         `{"type":"totp"}`,
+			"POST /v1/companies/{company}/users/{user}/authenticators/{authenticator}/confirm": `{"code":"123456"}`,
+			"POST /v1/companies/{company}/users/{user}/enrollments":                            `{"return_url":"https://app.acme.test/x"}`,
 		}
 		// Routes with no company data: health, documents, assets, keys,
 		// and the sign-in pages before there is a session.
@@ -209,6 +221,7 @@ func snapshot(t *testing.T, cs *consoleServer, companyID, userID, challengeID st
 	cs.svc.ExportAudit(ctx, twostep.Caller{}, companyID, twostep.AuditFilter{}, func(twostep.AuditEvent) error { n++; return nil })
 	v, _ := cs.svc.Challenge(ctx, twostep.Caller{}, challengeID)
 	locks, _, _ := cs.svc.Lockouts(ctx, twostep.Caller{}, companyID, userID)
+	apps, codes, _ := cs.svc.Authenticators(ctx, twostep.Caller{}, companyID, userID)
 	co.Settings.UpdatedAt = time.Time{}
-	return fmt.Sprintf("%+v | %+v | %d events | %s %s %d %d | %+v", co.Settings, users, n, v.Status, v.CodeHash, v.Sends, v.CodeAttempts, locks)
+	return fmt.Sprintf("%+v | %+v | %d events | %s %s %d %d | %+v | %+v %d", co.Settings, users, n, v.Status, v.CodeHash, v.Sends, v.CodeAttempts, locks, apps, codes)
 }
