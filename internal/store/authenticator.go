@@ -131,8 +131,8 @@ func (t *Tx) Enrollment(ctx context.Context, tokenHash string) (twostep.Enrollme
 	return e, t.fail(err)
 }
 
-// DeleteEnrollment removes an enrolment link.
+// DeleteEnrollment removes an enrolment link; ErrNotFound when it is gone
+// already.
 func (t *Tx) DeleteEnrollment(ctx context.Context, tokenHash string) error {
-	_, err := t.exec(ctx, `DELETE FROM enrollments WHERE token_hash = $1`, tokenHash)
-	return t.fail(err)
+	return t.execOne(ctx, `DELETE FROM enrollments WHERE token_hash = $1`, tokenHash)
 }

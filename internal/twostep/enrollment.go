@@ -27,6 +27,7 @@ type EnrollmentStore interface {
 	CreateEnrollment(ctx context.Context, e Enrollment) error
 	// Enrollment finds a link by its token's hash.
 	Enrollment(ctx context.Context, tokenHash string) (Enrollment, error)
+	// DeleteEnrollment returns ErrNotFound when the link is gone already.
 	DeleteEnrollment(ctx context.Context, tokenHash string) error
 }
 

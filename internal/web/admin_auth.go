@@ -89,7 +89,7 @@ func (s *Server) loginCodePage(w http.ResponseWriter, r *http.Request) {
 // renderLoginCode shows the console's code step; typed is the code to
 // show back (after a mistake of form, not after a wrong code).
 func (s *Server) renderLoginCode(w http.ResponseWriter, r *http.Request, status int, v twostep.ChallengeView, p page, typed string) {
-	st := newCodeStep(v, time.Now(), "/admin/login/code", "/admin/login/code", "/admin/login/resend", "/admin/login")
+	st := newCodeStep(v, time.Now(), shownMode(v, r.FormValue("method")), "/admin/login/code", "/admin/login/code", "/admin/login/resend", "/admin/login")
 	p.Errors = st.place(p.Errors)
 	st.Code = typed
 	p.Title, p.Data = st.Heading(), st
@@ -112,7 +112,7 @@ func (s *Server) loginCodeSubmit(w http.ResponseWriter, r *http.Request) {
 		}
 		s.renderLoginCode(w, r, http.StatusUnprocessableEntity, v, page{Errors: []fieldError{{"code", codeError(err, v)}}}, typedBack(r, err))
 	case token == "":
-		s.renderLoginCode(w, r, http.StatusUnprocessableEntity, v, page{Errors: []fieldError{{"code", wrongCode(v)}}}, "")
+		s.renderLoginCode(w, r, http.StatusUnprocessableEntity, v, page{Errors: []fieldError{{"code", wrongCode(v, shownMode(v, r.PostFormValue("method")))}}}, "")
 	default:
 		clearCookie(w, pendingCookie)
 		setCookie(w, sessionCookie, token)

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/twostep/twostep/internal/twostep"
@@ -11,7 +12,10 @@ import (
 // the console's sign-in share. Every state it shows has a next step: a
 // code to type, a new code to ask for, or a way back (Cancel sign-in).
 type codeStep struct {
-	View         twostep.ChallengeView
+	View twostep.ChallengeView
+	// Mode is the proof the form asks for: totp or recovery_code, or ""
+	// for the code that was sent.
+	Mode         twostep.Method
 	Action       string // where the code goes
 	ResendAction string
 	PageURL      string // the page itself, to read again when the code expires
@@ -29,18 +33,39 @@ type codeStep struct {
 	CanResend    bool
 	EmailInstead bool // the code went by SMS; email may be asked for
 	SMSInstead   bool // the code went by email; SMS may be asked for again
+	// The other ways to sign in the state offers.
+	UseTOTP     bool // the authenticator app, when the form asks for something else
+	UseRecovery bool // a recovery code
+	UseSent     bool // back to the live code that was sent
+	SendSMS     bool // a first code by text message, when the form asks for an app or recovery code
+	SendEmail   bool
+}
+
+// shownMode picks what the form asks for: what the person chose (a link's
+// ?method=, or the form they submitted) while it is available, else what
+// the challenge expects.
+func shownMode(v twostep.ChallengeView, asked string) twostep.Method {
+	for _, m := range []twostep.Method{twostep.MethodTOTP, twostep.MethodRecoveryCode} {
+		if asked == string(m) && slices.Contains(v.MethodsAvailable, m) {
+			return m
+		}
+	}
+	if asked == "" && (v.Method == twostep.MethodTOTP || v.Method == twostep.MethodRecoveryCode) {
+		return v.Method
+	}
+	return ""
 }
 
 // newCodeStep reads a challenge at now for the code component.
-func newCodeStep(v twostep.ChallengeView, now time.Time, page, action, resend, cancel string) codeStep {
-	st := codeStep{View: v, Action: action, ResendAction: resend, PageURL: page, CancelURL: cancel,
+func newCodeStep(v twostep.ChallengeView, now time.Time, mode twostep.Method, page, action, resend, cancel string) codeStep {
+	st := codeStep{View: v, Mode: mode, Action: action, ResendAction: resend, PageURL: page, CancelURL: cancel,
 		ExpiresIn: v.CodeExpiresAt.Sub(now), Locked: v.Status == twostep.StatusLocked,
 		Forever: v.LockedUntil.Year() >= 9999, CanResend: !v.ResendAvailableAt.IsZero()}
 	if v.Status == twostep.StatusExpired {
 		st.Over = !now.Before(v.CreatedAt.Add(twostep.ChallengeLifetime))
-		st.Expired = !st.Over
+		st.Expired = !st.Over && mode == ""
 	}
-	st.Void = v.Status == twostep.StatusPending && v.AttemptsRemaining == 0
+	st.Void = mode == "" && v.Status == twostep.StatusPending && v.AttemptsRemaining == 0
 	if st.ExpiresIn < 0 {
 		st.ExpiresIn = 0
 	}
@@ -49,17 +74,40 @@ func newCodeStep(v twostep.ChallengeView, now time.Time, page, action, resend, c
 	}
 	for _, c := range v.ChannelsAvailable {
 		switch {
+		case mode != "" && c == twostep.ChannelSMS:
+			st.SendSMS = st.CanResend
+		case mode != "" && c == twostep.ChannelEmail:
+			st.SendEmail = st.CanResend
 		case c == twostep.ChannelEmail && v.Channel == twostep.ChannelSMS:
 			st.EmailInstead = true
 		case c == twostep.ChannelSMS && v.Channel == twostep.ChannelEmail:
 			st.SMSInstead = true
 		}
 	}
+	st.UseTOTP = mode != twostep.MethodTOTP && slices.Contains(v.MethodsAvailable, twostep.MethodTOTP)
+	st.UseRecovery = mode != twostep.MethodRecoveryCode && slices.Contains(v.MethodsAvailable, twostep.MethodRecoveryCode)
+	st.UseSent = mode != "" && v.CodeHash != "" && slices.Contains(v.MethodsAvailable, twostep.Method(v.Channel))
 	return st
+}
+
+// MethodURL is the page asking for another method.
+func (st codeStep) MethodURL(m string) string {
+	return withQuery(st.PageURL, url.Values{"method": {m}})
+}
+
+// Recovery reports whether the form asks for a recovery code.
+func (st codeStep) Recovery() bool { return st.Mode == twostep.MethodRecoveryCode }
+
+// OtherWays reports whether the state offers another way to sign in.
+func (st codeStep) OtherWays() bool {
+	return st.UseTOTP || st.UseRecovery || st.UseSent || st.SendSMS || st.SendEmail
 }
 
 // FormShown reports whether the state takes a code.
 func (st codeStep) FormShown() bool { return !st.Locked && !st.Over && !st.Expired && !st.Void }
+
+// Sending reports whether the form asks for the code that was sent.
+func (st codeStep) Sending() bool { return st.Mode == "" }
 
 // Heading is the state's heading, which the page's title repeats.
 func (st codeStep) Heading() string {
@@ -72,6 +120,10 @@ func (st codeStep) Heading() string {
 		return "Your code has expired"
 	case st.Void:
 		return "Request a new code"
+	case st.Mode == twostep.MethodTOTP:
+		return "Use your authenticator app"
+	case st.Mode == twostep.MethodRecoveryCode:
+		return "Use a recovery code"
 	case st.View.Channel == twostep.ChannelSMS:
 		return "Check your phone"
 	}
@@ -149,7 +201,13 @@ func codeError(err error, v twostep.ChallengeView) string {
 }
 
 // wrongCode words a rejected code, with the attempts left.
-func wrongCode(v twostep.ChallengeView) string {
+func wrongCode(v twostep.ChallengeView, mode twostep.Method) string {
+	switch mode {
+	case twostep.MethodTOTP:
+		return "That code is not correct. Enter the code your authenticator app shows now."
+	case twostep.MethodRecoveryCode:
+		return "That recovery code is not correct, or it has been used already. Each recovery code works once."
+	}
 	switch v.AttemptsRemaining {
 	case 0:
 		return "That code is not correct. Request a new code."

@@ -157,6 +157,12 @@ func (s *Server) routes() {
 	s.handleFunc("GET /verify/{token}", s.verifyPage)
 	s.handleFunc("POST /verify/{token}", s.verifySubmit)
 	s.handleFunc("POST /verify/{token}/resend", s.verifyResend)
+	s.handleFunc("POST /verify/{token}/enroll", s.verifyEnroll)
+	s.handleFunc("GET /enroll/{token}", s.enrollPage)
+	s.handleFunc("POST /enroll/{token}/app", s.enrollApp)
+	s.handleFunc("POST /enroll/{token}/confirm", s.enrollConfirm)
+	s.handleFunc("POST /enroll/{token}/recovery-codes", s.enrollRecoveryCodes)
+	s.handleFunc("POST /enroll/{token}/finish", s.enrollFinish)
 
 	// The admin console.
 	s.handleFunc("GET /admin", func(w http.ResponseWriter, r *http.Request) { seeOther(w, r, "/admin/2fa") })

@@ -14,6 +14,10 @@ type verifyData struct {
 	Step      codeStep
 	Done      bool
 	ReturnURL string
+	Token     string
+	// Enroll: the app asks for an authenticator app the user has not
+	// added; they may set one up now.
+	Enroll bool
 }
 
 // returnOrigin is the origin of a return URL, for the page's form-action:
@@ -36,13 +40,14 @@ func (s *Server) renderVerify(w http.ResponseWriter, r *http.Request, status int
 		cancel = withQuery(v.ReturnURL, url.Values{"twostep_error": {"cancelled"}})
 	}
 	d := verifyData{Company: pg.Company.Name,
-		Step: newCodeStep(v, time.Now(), "/verify/"+token, "/verify/"+token, "/verify/"+token+"/resend", cancel)}
+		Step: newCodeStep(v, time.Now(), shownMode(v, r.FormValue("method")), "/verify/"+token, "/verify/"+token, "/verify/"+token+"/resend", cancel)}
 	p.Errors = d.Step.place(p.Errors)
 	d.Step.Code = typed
 	if v.Status == twostep.StatusApproved {
-		d.Done = true
+		d.Done, d.Token = true, token
 		if pg.Result != "" {
 			d.ReturnURL = twostep.ResultURL(v.ReturnURL, pg.Result)
+			d.Enroll = v.EnrollmentRequired
 		}
 	}
 	p.Title, p.Data, p.NoHeader = d.Step.Heading(), d, true
@@ -72,9 +77,14 @@ func (s *Server) verifySubmit(w http.ResponseWriter, r *http.Request) {
 		s.renderVerify(w, r, http.StatusUnprocessableEntity, pg, page{Errors: []fieldError{{"code", codeError(err, pg.Challenge)}}}, typedBack(r, err))
 	case result == twostep.ResultRejected:
 		s.metrics.Verifications.WithLabelValues(string(result)).Inc()
-		s.renderVerify(w, r, http.StatusUnprocessableEntity, pg, page{Errors: []fieldError{{"code", wrongCode(pg.Challenge)}}}, "")
+		s.renderVerify(w, r, http.StatusUnprocessableEntity, pg, page{Errors: []fieldError{{"code", wrongCode(pg.Challenge, shownMode(pg.Challenge, r.PostFormValue("method")))}}}, "")
 	default:
 		s.metrics.Verifications.WithLabelValues(string(result)).Inc()
+		if pg.Challenge.EnrollmentRequired && pg.Result != "" {
+			// The app asks for an authenticator app: set one up first.
+			s.verifyEnroll(w, r)
+			return
+		}
 		if pg.Result != "" {
 			seeOther(w, r, twostep.ResultURL(pg.Challenge.ReturnURL, pg.Result))
 			return
