@@ -15,19 +15,19 @@ func (t *Tx) CreateChallenge(ctx context.Context, c twostep.Challenge) error {
 	_, err := t.exec(ctx, `
 		INSERT INTO challenges (id, company_id, user_id, app, status, channel, destination, code_hash,
 			code_attempts, code_expires_at, last_sent_at, sends, failures, sms_failed, ip, user_agent,
-			return_url, verify_token_hash, created_at, approved_at, nonce, method, enrollment_required)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
+			return_url, verify_token_hash, created_at, approved_at, nonce, method, enrollment_required, console)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`,
 		c.ID, c.CompanyID, c.UserID, c.App, c.Status, c.Channel, c.Destination, c.CodeHash,
 		c.CodeAttempts, micros(c.CodeExpiresAt), micros(c.LastSentAt), c.Sends, c.Failures, c.SMSFailed,
 		c.IP, c.UserAgent, c.ReturnURL, c.VerifyTokenHash, micros(c.CreatedAt), micros(c.ApprovedAt), c.Nonce,
-		c.Method, c.EnrollmentRequired)
+		c.Method, c.EnrollmentRequired, c.Console)
 	return t.fail(err)
 }
 
 const selectChallenge = `
 	SELECT id, company_id, user_id, app, status, channel, destination, code_hash, code_attempts,
 		code_expires_at, last_sent_at, sends, failures, sms_failed, ip, user_agent, return_url,
-		verify_token_hash, created_at, approved_at, nonce, method, enrollment_required
+		verify_token_hash, created_at, approved_at, nonce, method, enrollment_required, console
 	FROM challenges`
 
 func (t *Tx) scanChallenge(r rowScanner) (twostep.Challenge, error) {
@@ -38,7 +38,7 @@ func (t *Tx) scanChallenge(r rowScanner) (twostep.Challenge, error) {
 	err := r.Scan(&c.ID, &c.CompanyID, &c.UserID, &c.App, &c.Status, &c.Channel, &c.Destination,
 		&c.CodeHash, &c.CodeAttempts, &expires, &sent, &c.Sends, &c.Failures, &c.SMSFailed, &c.IP,
 		&c.UserAgent, &c.ReturnURL, &c.VerifyTokenHash, &created, &approved, &c.Nonce, &c.Method,
-		&c.EnrollmentRequired)
+		&c.EnrollmentRequired, &c.Console)
 	c.CodeExpiresAt, c.LastSentAt = fromMicros(expires), fromMicros(sent)
 	c.CreatedAt, c.ApprovedAt = fromMicros(created), fromMicros(approved)
 	return c, t.fail(err)

@@ -69,9 +69,12 @@ type Challenge struct {
 	// EnrollmentRequired: the app wants a strong authenticator that the
 	// user, in their grace period, has not added yet.
 	EnrollmentRequired bool
-	IP                 string
-	UserAgent          string
-	ReturnURL          string
+	// Console: the console's own sign-in of an admin, to which the
+	// company's strong-authentication policy for its apps does not apply.
+	Console   bool
+	IP        string
+	UserAgent string
+	ReturnURL string
 	// Nonce is the platform's value for this sign-in, echoed in the
 	// signed result.
 	Nonce string

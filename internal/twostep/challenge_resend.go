@@ -22,7 +22,7 @@ func (s *Service) Resend(ctx context.Context, c Caller, id string, asked Channel
 		if err := cc.open(); err != nil {
 			return err
 		}
-		p, err := s.policyFor(ctx, tx, cc.co, cc.u, ch.App)
+		p, err := s.policyFor(ctx, tx, cc.co, cc.u, ch)
 		if err != nil {
 			return err
 		}

@@ -32,7 +32,7 @@ func (s *Service) startChallenge(ctx context.Context, c Caller, companyID, userI
 		out ChallengeResult
 		err error
 	)
-	ch := Challenge{CompanyID: companyID, UserID: userID, Status: StatusPending}
+	ch := Challenge{CompanyID: companyID, UserID: userID, Status: StatusPending, Console: force}
 	if ch.IP, err = normalizeIP(in.IP); err != nil {
 		return out, err
 	}
@@ -83,7 +83,7 @@ func (s *Service) startChallenge(ctx context.Context, c Caller, companyID, userI
 		if l.Locked(now) {
 			return lockedError(now, l.LockedUntil)
 		}
-		p, err := s.policyFor(ctx, tx, co, u, app)
+		p, err := s.policyFor(ctx, tx, co, u, ch)
 		if err != nil {
 			return err
 		}

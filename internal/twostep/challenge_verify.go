@@ -64,7 +64,7 @@ func (s *Service) loadChallenge(ctx context.Context, tx Tx, c Caller, id string,
 
 // present reads the challenge's delivery and computes what its reader sees.
 func (s *Service) present(ctx context.Context, tx Tx, cc challengeContext) (ChallengeView, error) {
-	p, err := s.policyFor(ctx, tx, cc.co, cc.u, cc.ch.App)
+	p, err := s.policyFor(ctx, tx, cc.co, cc.u, cc.ch)
 	if err != nil {
 		return ChallengeView{}, err
 	}
@@ -153,7 +153,7 @@ func (s *Service) Verify(ctx context.Context, c Caller, id string, in Proof) (Ch
 		if ch.over(now) {
 			return errSignInOver
 		}
-		p, err := s.policyFor(ctx, tx, cc.co, cc.u, ch.App)
+		p, err := s.policyFor(ctx, tx, cc.co, cc.u, ch)
 		if err != nil {
 			return err
 		}

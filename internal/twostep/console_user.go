@@ -11,7 +11,11 @@ type UserPage struct {
 	User    User
 	Apps    []UserApp
 	SignIns []SignIn // newest first, at most UserPageSignIns
-	Now     time.Time
+	// Authenticators are the user's confirmed authenticators, oldest
+	// first, and RecoveryCodes how many recovery codes they have left.
+	Authenticators []Authenticator
+	RecoveryCodes  int
+	Now            time.Time
 }
 
 // UserApp is a user's state in one app.
@@ -30,6 +34,7 @@ type SignIn struct {
 	Time      time.Time
 	App       App
 	Channel   Channel // of the last code sent
+	Method    Method  // what proved it, once approved; else what it expects
 	Result    SignInResult
 	Failures  int // wrong codes in it
 	IP        string
@@ -74,7 +79,20 @@ func (s *Service) ConsoleUser(ctx context.Context, c Caller, companyID, userID s
 		if err != nil {
 			return err
 		}
-		out.User, out.Now = u, now
+		apps, err := tx.Authenticators(ctx, companyID, userID)
+		if err != nil {
+			return err
+		}
+		for _, a := range apps {
+			if a.Confirmed() {
+				out.Authenticators = append(out.Authenticators, a)
+			}
+		}
+		f, err := tx.Factors(ctx, companyID, userID)
+		if err != nil {
+			return err
+		}
+		out.User, out.Now, out.RecoveryCodes = u, now, f.RecoveryCodes
 		for _, app := range Apps {
 			a := UserApp{App: app, On: u.TwoFA.For(app)}
 			for _, l := range lockouts {
@@ -88,7 +106,7 @@ func (s *Service) ConsoleUser(ctx context.Context, c Caller, companyID, userID s
 			out.Apps = append(out.Apps, a)
 		}
 		for _, ch := range challenges {
-			out.SignIns = append(out.SignIns, SignIn{ID: ch.ID, Time: ch.CreatedAt, App: ch.App, Channel: ch.Channel,
+			out.SignIns = append(out.SignIns, SignIn{ID: ch.ID, Time: ch.CreatedAt, App: ch.App, Channel: ch.Channel, Method: ch.expects(),
 				Result: ch.result(now), Failures: ch.Failures, IP: ch.IP, UserAgent: ch.UserAgent})
 		}
 		return nil

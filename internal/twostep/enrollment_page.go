@@ -73,20 +73,12 @@ func (s *Service) OpenEnrollment(ctx context.Context, token, pendingID string) (
 		if pendingID == "" {
 			return nil
 		}
-		a, _, err := s.authenticator(ctx, tx, e.CompanyID, e.UserID, pendingID)
-		if errors.Is(err, ErrNotFound) || (err == nil && a.Confirmed()) {
+		a, err := s.pendingApp(ctx, tx, p.Company, p.User, pendingID)
+		if errors.Is(err, ErrNotFound) {
 			return nil // gone or done: the page starts again
 		}
-		if err != nil {
-			return err
-		}
-		secret, err := s.sealer.open(a.SealedSecret, a.sealBinding())
-		if err != nil {
-			return err
-		}
-		p.Pending = &NewAuthenticator{Authenticator: a, Secret: totpKey.EncodeToString([]byte(secret)),
-			OTPAuthURI: otpauthURI(p.Company.Name, accountName(p.User), []byte(secret))}
-		return nil
+		p.Pending = &a
+		return err
 	})
 	return p, err
 }

@@ -127,16 +127,18 @@ func (p policy) firstMethod(now time.Time) (Method, error) {
 var errEnrollmentRequired = &Error{Code: CodeEnrollment,
 	Message: "this app accepts only an authenticator app or a passkey, and this user has not added one; send them to enrolment"}
 
-// policyFor reads what decides a user's methods in an app.
-func (s *Service) policyFor(ctx context.Context, tx Tx, co Company, u User, app App) (policy, error) {
+// policyFor reads what decides a user's methods in a challenge's app.
+// The console's own sign-in takes the user's authenticators but not the
+// apps' requirement of them.
+func (s *Service) policyFor(ctx context.Context, tx Tx, co Company, u User, ch Challenge) (policy, error) {
 	p := s.policy(co, u)
 	f, err := tx.Factors(ctx, co.ID, u.ID)
 	if err != nil {
 		return p, err
 	}
 	st := co.Settings
-	p.strength = strength{factors: f, kinds: st.Authenticators, required: st.StrongAuthentication.For(app),
-		graceEnds: st.graceEnds(app, u)}
+	p.strength = strength{factors: f, kinds: st.Authenticators, required: st.StrongAuthentication.For(ch.App) && !ch.Console,
+		graceEnds: st.graceEnds(ch.App, u)}
 	return p, nil
 }
 

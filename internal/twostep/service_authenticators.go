@@ -249,3 +249,40 @@ func (s *Service) NewRecoveryCodes(ctx context.Context, c Caller, companyID, use
 	})
 	return codes, err
 }
+
+// PendingAuthenticator reads an authenticator app that waits for its
+// confirming code, with its key, so that a page can show it again; it is
+// not found once confirmed or past its time.
+func (s *Service) PendingAuthenticator(ctx context.Context, c Caller, companyID, userID, id string) (NewAuthenticator, error) {
+	var out NewAuthenticator
+	err := s.view(ctx, func(tx Tx) error {
+		co, _, err := s.company(ctx, tx, c, companyID, false)
+		if err != nil {
+			return err
+		}
+		u, err := s.user(ctx, tx, companyID, userID, false)
+		if err != nil {
+			return err
+		}
+		out, err = s.pendingApp(ctx, tx, co, u, id)
+		return err
+	})
+	return out, err
+}
+
+// pendingApp reads an unconfirmed authenticator app with its key.
+func (s *Service) pendingApp(ctx context.Context, tx Tx, co Company, u User, id string) (NewAuthenticator, error) {
+	a, _, err := s.authenticator(ctx, tx, co.ID, u.ID, id)
+	if err == nil && a.Confirmed() {
+		err = errAuthenticatorNotFound
+	}
+	if err != nil {
+		return NewAuthenticator{}, err
+	}
+	secret, err := s.sealer.open(a.SealedSecret, a.sealBinding())
+	if err != nil {
+		return NewAuthenticator{}, err
+	}
+	return NewAuthenticator{Authenticator: a, Secret: totpKey.EncodeToString([]byte(secret)),
+		OTPAuthURI: otpauthURI(co.Name, accountName(u), []byte(secret))}, nil
+}

@@ -70,15 +70,3 @@ func otpauthURI(issuer, account string, secret []byte) string {
 	q.Set("period", "30")
 	return "otpauth://totp/" + label + "?" + q.Encode()
 }
-
-// groupKey writes a base32 key in groups of four, as people copy it.
-func groupKey(key string) string {
-	var b strings.Builder
-	for i, r := range key {
-		if i > 0 && i%4 == 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}

@@ -78,7 +78,4 @@ func TestOTPAuthURI(t *testing.T) {
 			t.Errorf("%s lacks %s", u, want)
 		}
 	}
-	if got := groupKey("GEZDGNBVGY"); got != "GEZD GNBV GY" {
-		t.Errorf("groupKey: %q", got)
-	}
 }

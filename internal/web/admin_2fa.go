@@ -4,6 +4,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/twostep/twostep/internal/twostep"
@@ -104,6 +105,12 @@ func (s *Server) bannerFor(r *http.Request, c twostep.Console) string {
 	done := q.Get("done")
 	if done == "bulk" || done == "defaults" {
 		return bulkBanner(q)
+	}
+	if done == "authenticator_removed" {
+		if u, err := s.svc.User(r.Context(), c.Caller, c.Company.ID, q.Get("user")); err == nil {
+			return "The authenticator app is removed from " + u.Name + "’s account."
+		}
+		return ""
 	}
 	if done != "on" && done != "off" && done != "unlocked" {
 		return ""
@@ -223,6 +230,7 @@ var settingsFields = map[string]formField{
 	"responsible_contact.name":  {ID: "contact-name", Message: "Enter a name of at most 200 characters"},
 	"responsible_contact.email": {ID: "contact-email", Message: "Enter an email address in the correct format, like name@example.com"},
 	"responsible_contact.phone": {ID: "contact-phone", Message: "Enter a phone number with the country code, like +371 2000 0001"},
+	"enrollment_grace_days":     {ID: "grace-days", Message: "Enter a number of days from 0 to 365"},
 }
 
 // saveSettings saves one section of the settings window: general or
@@ -243,6 +251,20 @@ func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request) {
 		p.ResponsibleContact = twostep.Some(twostep.ContactPatch{Name: twostep.Some(contact.Name),
 			Email: twostep.Some(contact.Email), Phone: twostep.Some(contact.Phone)})
 		form.DeliveryMethod, form.ResponsibleContact = dm, contact
+		// The stronger-sign-in fields, only from a form that has them: a
+		// post without them changes none of them.
+		if r.PostFormValue("strong_fields") == "1" {
+			kinds := twostep.AuthenticatorKinds{TOTP: r.PostFormValue("auth_totp") == "on", WebAuthn: r.PostFormValue("auth_webauthn") == "on"}
+			strong := twostep.Defaults{Web: r.PostFormValue("strong_web") == "on", Manager: r.PostFormValue("strong_manager") == "on"}
+			p.Authenticators = twostep.Some(twostep.AuthenticatorKindsPatch{TOTP: twostep.Some(kinds.TOTP), WebAuthn: twostep.Some(kinds.WebAuthn)})
+			p.StrongAuthentication = twostep.Some(twostep.DefaultsPatch{Web: twostep.Some(strong.Web), Manager: twostep.Some(strong.Manager)})
+			form.Authenticators, form.StrongAuthentication = kinds, strong
+			days, err := strconv.Atoi(strings.TrimSpace(r.PostFormValue("enrollment_grace_days")))
+			if err != nil {
+				days = -1 // the service refuses it with the field named
+			}
+			p.EnrollmentGraceDays, form.EnrollmentGraceDays = twostep.Some(days), days
+		}
 	case "defaults":
 		d := twostep.Defaults{Web: r.PostFormValue("web") == "on", Manager: r.PostFormValue("manager") == "on"}
 		p.Defaults = twostep.Some(twostep.DefaultsPatch{Web: twostep.Some(d.Web), Manager: twostep.Some(d.Manager)})

@@ -21,6 +21,11 @@ type adminsData struct {
 type sessionsData struct {
 	Sessions []twostep.Session
 	Current  string // this session's token hash
+	// The admin's own authenticator apps, their recovery codes left, and
+	// whether the company lets them add one.
+	Apps          []twostep.Authenticator
+	RecoveryCodes int
+	TOTPAllowed   bool
 }
 
 func (s *Server) adminsPage(w http.ResponseWriter, r *http.Request) {
@@ -120,16 +125,36 @@ func (s *Server) removeAdmin(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// accountPage lists the admin's own sessions.
+// accountPage shows the admin's own authenticator apps and sessions.
 func (s *Server) accountPage(w http.ResponseWriter, r *http.Request) {
 	c, _ := s.console(r)
+	p := page{}
+	if r.URL.Query().Get("done") == "app_removed" {
+		p.Banner = "Your authenticator app is removed."
+	}
+	s.renderAccount(w, r, http.StatusOK, c, p)
+}
+
+// renderAccount shows the account page.
+func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, status int, c twostep.Console, p page) {
 	sessions, err := s.svc.ConsoleSessions(r.Context(), c.Caller)
 	if err != nil {
 		s.consoleUnavailable(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "account", page{Title: "Your account", Console: &c, Section: "account",
-		Data: sessionsData{Sessions: sessions, Current: c.Session}})
+	apps, left, err := s.svc.Authenticators(r.Context(), c.Caller, c.Company.ID, c.User.ID)
+	if err != nil {
+		s.consoleUnavailable(w, r, err)
+		return
+	}
+	d := sessionsData{Sessions: sessions, Current: c.Session, RecoveryCodes: left, TOTPAllowed: c.Company.Settings.Authenticators.TOTP}
+	for _, a := range apps {
+		if a.Confirmed() {
+			d.Apps = append(d.Apps, a)
+		}
+	}
+	p.Title, p.Console, p.Section, p.Data = "Your account", &c, "account", d
+	s.render(w, r, status, "account", p)
 }
 
 // signOutEverywhere ends every session of the admin, this one too.

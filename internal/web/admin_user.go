@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"net/url"
+	"slices"
 
 	"github.com/twostep/twostep/internal/twostep"
 )
@@ -35,12 +36,62 @@ func init() {
 	}
 	pageFuncs["browserName"] = browserName
 	pageFuncs["signInResult"] = func(r twostep.SignInResult) string { return signInResults[r] }
-	pageFuncs["channelName"] = func(c twostep.Channel) string {
-		if c == twostep.ChannelSMS {
-			return "SMS"
-		}
-		return "Email"
+	pageFuncs["methodName"] = methodName
+}
+
+// methodName words a method for the console.
+func methodName(m string) string {
+	switch twostep.Method(m) {
+	case twostep.MethodSMS:
+		return "SMS"
+	case twostep.MethodTOTP:
+		return "Authenticator app"
+	case twostep.MethodRecoveryCode:
+		return "Recovery code"
+	case twostep.MethodWebAuthn:
+		return "Passkey"
 	}
+	return "Email"
+}
+
+// removeAuthenticator removes one of a user's authenticators, after the
+// admin confirms. Audited with the admin as User.
+func (s *Server) removeAuthenticator(w http.ResponseWriter, r *http.Request) {
+	c, _ := s.console(r)
+	userID, id := r.PathValue("user"), r.PathValue("authenticator")
+	if !isText(userID) || !isText(id) {
+		s.notFound(w, r)
+		return
+	}
+	up, err := s.svc.ConsoleUser(r.Context(), c.Caller, c.Company.ID, userID)
+	if err != nil {
+		s.notFound(w, r)
+		return
+	}
+	i := slices.IndexFunc(up.Authenticators, func(a twostep.Authenticator) bool { return a.ID == id })
+	if i < 0 {
+		s.notFound(w, r)
+		return
+	}
+	a, ret := up.Authenticators[i], "/admin/2fa/users/"+up.User.ID
+	if r.PostFormValue("confirm") != "yes" {
+		d := bulkConfirm{Heading: "Remove " + up.User.Name + "’s authenticator app “" + a.Name + "”?",
+			Action: "/admin/2fa/users/" + up.User.ID + "/authenticators/" + a.ID + "/remove",
+			Text: []string{"Its codes stop working at once. " + up.User.Name + " will need another way to sign in: " +
+				"another authenticator app, a recovery code or, where the company allows, a code by text message or email."},
+			Hidden: url.Values{}, Yes: "Remove authenticator app", Warning: true, Return: ret}
+		s.render(w, r, http.StatusOK, "bulk", page{Title: d.Heading, Console: &c, Crumb: up.User.Name, Data: d})
+		return
+	}
+	if err := s.svc.RemoveAuthenticator(r.Context(), c.Caller, c.Company.ID, up.User.ID, a.ID); err != nil {
+		if isCode(err, twostep.CodeNotFound) {
+			s.notFound(w, r)
+			return
+		}
+		s.consoleUnavailable(w, r, err)
+		return
+	}
+	seeOther(w, r, withQuery(ret, url.Values{"done": {"authenticator_removed"}, "user": {up.User.ID}}))
 }
 
 // userPage shows one user: contact details, 2FA and locks per app, and

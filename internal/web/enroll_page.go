@@ -1,65 +1,52 @@
 package web
 
 import (
-	"encoding/base64"
-	"html/template"
 	"net/http"
 	"net/url"
-	"strings"
-
-	qrcode "github.com/skip2/go-qrcode"
 
 	"github.com/twostep/twostep/internal/twostep"
 )
 
-// enrollData is the hosted enrolment page's data.
+// enrollData is the hosted enrolment page's data: its start, the app
+// being added (Setup), or the new recovery codes (Codes).
 type enrollData struct {
 	twostep.EnrollmentPage
 	Token string
-	QR    template.URL // the pending app's otpauth URI as a PNG, drawn here
-	Key   string       // its key, in groups of four, for typing in
-	Code  string       // what was typed, after a mistake of form
-	// Codes are new recovery codes, shown this once; Download is them as
-	// a text file.
-	Codes    []string
-	Download template.URL
+	Setup *appSetup
+	Codes *codesView
+}
+
+// enrollInput is what a submitted form brings back to the page.
+type enrollInput struct {
+	codes []string
+	typed string
+	err   string
 }
 
 // renderEnroll shows the enrolment page.
-func (s *Server) renderEnroll(w http.ResponseWriter, r *http.Request, status int, pg twostep.EnrollmentPage, p page, d enrollData) {
-	d.EnrollmentPage, d.Token = pg, r.PathValue("token")
+func (s *Server) renderEnroll(w http.ResponseWriter, r *http.Request, status int, pg twostep.EnrollmentPage, p page, in enrollInput) {
+	token := r.PathValue("token")
+	d := enrollData{EnrollmentPage: pg, Token: token}
 	switch {
-	case d.Codes != nil:
+	case in.codes != nil:
 		p.Title = "Save your recovery codes"
-		file := "Recovery codes for " + pg.Company.Name + " (" + pg.User.Name + ")\r\nEach code signs you in once.\r\n\r\n" +
-			strings.Join(d.Codes, "\r\n") + "\r\n"
-		d.Download = template.URL("data:text/plain;charset=utf-8," + url.PathEscape(file))
+		cv := newCodesView(in.codes, pg.Company.Name, pg.User.Name)
+		cv.Finish, cv.Label = "/enroll/"+token+"/finish", "I have saved my codes – continue"
+		d.Codes = &cv
 	case pg.Pending != nil:
 		p.Title = "Set up your authenticator app"
-		png, err := qrcode.Encode(pg.Pending.OTPAuthURI, qrcode.Medium, 256)
+		st, err := newAppSetup(*pg.Pending, pg.Company.Name, "/enroll/"+token+"/confirm", "/enroll/"+token)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		d.QR = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png))
-		d.Key = groupKey(pg.Pending.Secret)
+		st.Code, st.Error = in.typed, in.err
+		d.Setup = &st
 	default:
 		p.Title = "Set up two-step sign-in"
 	}
 	p.Data, p.NoHeader = d, true
 	s.render(w, r, status, "enroll", p, returnOrigin(pg.ReturnURL))
-}
-
-// groupKey writes a key in groups of four, as people copy it.
-func groupKey(key string) string {
-	var b strings.Builder
-	for i, r := range key {
-		if i > 0 && i%4 == 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
 
 func (s *Server) enrollPage(w http.ResponseWriter, r *http.Request) {
@@ -68,7 +55,7 @@ func (s *Server) enrollPage(w http.ResponseWriter, r *http.Request) {
 		s.enrollInvalid(w, r, err)
 		return
 	}
-	s.renderEnroll(w, r, http.StatusOK, pg, page{}, enrollData{})
+	s.renderEnroll(w, r, http.StatusOK, pg, page{}, enrollInput{})
 }
 
 func (s *Server) enrollApp(w http.ResponseWriter, r *http.Request) {
@@ -89,17 +76,14 @@ func (s *Server) enrollConfirm(w http.ResponseWriter, r *http.Request) {
 	case perr != nil:
 		s.enrollInvalid(w, r, perr)
 	case err != nil && pg.Pending != nil && (isCode(err, twostep.CodeInvalidValue) || isCode(err, twostep.CodeIncorrect)):
-		msg := twostep.AsError(err).Message
-		if isCode(err, twostep.CodeIncorrect) {
-			msg = "That code is not correct. Check the time on your phone is set automatically, then enter the code the app shows now."
-		}
-		s.renderEnroll(w, r, http.StatusUnprocessableEntity, pg, page{Errors: []fieldError{{"code", msg}}}, enrollData{Code: typedBack(r, err)})
+		msg := confirmMessage(err)
+		s.renderEnroll(w, r, http.StatusUnprocessableEntity, pg, page{Errors: []fieldError{{"code", msg}}}, enrollInput{typed: typedBack(r, err), err: msg})
 	case err != nil:
 		// The app's time ran out, or it was confirmed already: start again.
-		s.renderEnroll(w, r, http.StatusUnprocessableEntity, pg, page{Errors: []fieldError{{"start", "That set-up took too long. Start again."}}}, enrollData{})
+		s.renderEnroll(w, r, http.StatusUnprocessableEntity, pg, page{Errors: []fieldError{{"start", "That set-up took too long. Start again."}}}, enrollInput{})
 	default:
 		pg.Pending = nil
-		s.renderEnroll(w, r, http.StatusOK, pg, page{Banner: "Your authenticator app is set up."}, enrollData{Codes: codes})
+		s.renderEnroll(w, r, http.StatusOK, pg, page{Banner: "Your authenticator app is set up."}, enrollInput{codes: codes})
 	}
 }
 
@@ -115,7 +99,7 @@ func (s *Server) enrollRecoveryCodes(w http.ResponseWriter, r *http.Request) {
 		s.enrollInvalid(w, r, err)
 		return
 	}
-	s.renderEnroll(w, r, http.StatusOK, pg, page{}, enrollData{Codes: codes})
+	s.renderEnroll(w, r, http.StatusOK, pg, page{}, enrollInput{codes: codes})
 }
 
 func (s *Server) enrollFinish(w http.ResponseWriter, r *http.Request) {

@@ -130,6 +130,12 @@ func TestTenantIsolationMatrix(t *testing.T) {
 				if status != http.StatusNotFound {
 					t.Errorf("%s with a guessed token: %d; want 404", route, status)
 				}
+			case strings.HasPrefix(pattern, "/admin/account/") && strings.Contains(pattern, "{authenticator}"):
+				// The admin's own authenticator: A's, named by id, is not found.
+				status, body = do(t, cs, method, path, "confirm=yes", "", bAdmin)
+				if status != http.StatusNotFound {
+					t.Errorf("%s as B's admin on A's authenticator: %d; want 404", route, status)
+				}
 			case strings.Contains(pattern, "{user}"):
 				status, body = do(t, cs, method, path, "enabled=false&confirm=yes&return=/admin/2fa", "", bAdmin)
 				if status != http.StatusNotFound {

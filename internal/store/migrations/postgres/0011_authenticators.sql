@@ -8,6 +8,9 @@
 ALTER TABLE challenges DROP CONSTRAINT challenges_channel_check;
 ALTER TABLE challenges ADD CONSTRAINT challenges_channel_check CHECK (channel IN ('sms', 'email', ''));
 ALTER TABLE challenges ADD COLUMN method TEXT NOT NULL DEFAULT '';
+-- The console's own sign-in of an admin: the company's strong-authentication
+-- policy for its apps does not lock admins out of the console.
+ALTER TABLE challenges ADD COLUMN console BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE challenges ADD COLUMN enrollment_required BOOLEAN NOT NULL DEFAULT FALSE;
 
 ALTER TABLE companies ADD COLUMN authenticators_totp BOOLEAN NOT NULL DEFAULT TRUE;

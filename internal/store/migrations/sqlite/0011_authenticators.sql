@@ -6,6 +6,9 @@
 -- channel stays '' until a code is sent. method is what it expects now
 -- ('' in rows from before: their channel says it).
 ALTER TABLE challenges ADD COLUMN method TEXT NOT NULL DEFAULT '';
+-- The console's own sign-in of an admin: the company's strong-authentication
+-- policy for its apps does not lock admins out of the console.
+ALTER TABLE challenges ADD COLUMN console INTEGER NOT NULL DEFAULT 0 CHECK (console IN (0, 1));
 ALTER TABLE challenges ADD COLUMN enrollment_required INTEGER NOT NULL DEFAULT 0 CHECK (enrollment_required IN (0, 1));
 
 -- SQLite cannot change a CHECK in place, and copying the table would
