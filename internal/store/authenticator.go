@@ -108,6 +108,15 @@ func (t *Tx) Factors(ctx context.Context, companyID, userID string) (twostep.Fac
 	return f, t.fail(err)
 }
 
+// RefreshFactors recomputes the user's has_factors hint.
+func (t *Tx) RefreshFactors(ctx context.Context, companyID, userID string) error {
+	return t.execOne(ctx, `
+		UPDATE users SET has_factors = (
+			EXISTS (SELECT 1 FROM authenticators WHERE user_id = $1 AND company_id = $2 AND confirmed_at <> 0)
+			OR EXISTS (SELECT 1 FROM recovery_codes WHERE user_id = $1 AND company_id = $2 AND used_at = 0))
+		WHERE id = $1 AND company_id = $2`, userID, companyID)
+}
+
 // CreateEnrollment stores an enrolment link.
 func (t *Tx) CreateEnrollment(ctx context.Context, e twostep.Enrollment) error {
 	_, err := t.exec(ctx, `

@@ -21,7 +21,7 @@ func (t *Tx) CreateUser(ctx context.Context, u twostep.User) error {
 // selectUser reads users; callers add the WHERE clause.
 const selectUser = `
 	SELECT id, company_id, COALESCE(external_id, ''), name, email, phone, role, twofa_web,
-		twofa_manager, created_at, updated_at
+		twofa_manager, created_at, updated_at, has_factors
 	FROM users`
 
 // rowScanner is what *sql.Row and *sql.Rows share.
@@ -51,7 +51,7 @@ func scanUser(r rowScanner) (twostep.User, error) {
 		created, updated int64
 	)
 	err := r.Scan(&u.ID, &u.CompanyID, &u.ExternalID, &u.Name, &u.Email, &u.Phone, &u.Role,
-		&u.TwoFA.Web, &u.TwoFA.Manager, &created, &updated)
+		&u.TwoFA.Web, &u.TwoFA.Manager, &created, &updated, &u.HasFactors)
 	u.CreatedAt, u.UpdatedAt = fromMicros(created), fromMicros(updated)
 	return u, err
 }

@@ -74,4 +74,8 @@ type AuthenticatorStore interface {
 	// Factors counts what the user can prove beyond a sent code, in one
 	// read.
 	Factors(ctx context.Context, companyID, userID string) (Factors, error)
+	// RefreshFactors sets the user's HasFactors hint from what they have
+	// now. Callers hold the user row (UserForUpdate) first, so that two
+	// changes to one user's authenticators cannot leave it false.
+	RefreshFactors(ctx context.Context, companyID, userID string) error
 }

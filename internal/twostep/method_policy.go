@@ -132,9 +132,12 @@ var errEnrollmentRequired = &Error{Code: CodeEnrollment,
 // apps' requirement of them.
 func (s *Service) policyFor(ctx context.Context, tx Tx, co Company, u User, ch Challenge) (policy, error) {
 	p := s.policy(co, u)
-	f, err := tx.Factors(ctx, co.ID, u.ID)
-	if err != nil {
-		return p, err
+	var f Factors
+	if u.HasFactors { // without the hint there is nothing to count
+		var err error
+		if f, err = tx.Factors(ctx, co.ID, u.ID); err != nil {
+			return p, err
+		}
 	}
 	st := co.Settings
 	p.strength = strength{factors: f, kinds: st.Authenticators, required: st.StrongAuthentication.For(ch.App) && !ch.Console,

@@ -74,6 +74,13 @@ func TestAuthenticatorEnrolment(t *testing.T) {
 		if len(s.actions(t, twostep.ActionAuthenticatorAdded)) != 1 {
 			t.Fatal("confirming was not audited once")
 		}
+		hint := func(want bool) {
+			t.Helper()
+			if u, _ := s.svc.User(s.ctx, s.platform, s.co.ID, s.user.ID); u.HasFactors != want {
+				t.Fatalf("has_factors is %v, want %v", u.HasFactors, want)
+			}
+		}
+		hint(true)
 		list, left, err := s.svc.Authenticators(s.ctx, s.platform, s.co.ID, s.user.ID)
 		if err != nil || len(list) != 1 || !list[0].Confirmed() || left != 0 {
 			t.Fatalf("list: %+v, %d, %v", list, left, err)
@@ -97,8 +104,13 @@ func TestAuthenticatorEnrolment(t *testing.T) {
 		if len(s.actions(t, twostep.ActionAuthenticatorRemoved)) != 1 {
 			t.Fatal("removing was not audited")
 		}
-		if v := s.start(t); v.Method != twostep.MethodSMS {
-			t.Fatalf("after removal the challenge expects %s", v.Method)
+		hint(false)
+		if _, err := s.svc.NewRecoveryCodes(s.ctx, s.platform, s.co.ID, s.user.ID); err != nil {
+			t.Fatal(err)
+		}
+		hint(true)
+		if v := s.start(t); v.Method != twostep.MethodSMS || !hasMethod(v.MethodsAvailable, twostep.MethodRecoveryCode) {
+			t.Fatalf("after removal the challenge expects %s, offers %v", v.Method, v.MethodsAvailable)
 		}
 		_, err = s.svc.AddAuthenticator(s.ctx, s.platform, s.co.ID, s.user.ID, "sms", "")
 		wantCode(t, err, twostep.CodeInvalidValue, "type")

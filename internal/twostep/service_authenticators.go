@@ -104,7 +104,7 @@ func (s *Service) ConfirmAuthenticator(ctx context.Context, c Caller, companyID,
 		if err != nil {
 			return err
 		}
-		u, err := s.user(ctx, tx, companyID, userID, false)
+		u, err := s.user(ctx, tx, companyID, userID, true)
 		if err != nil {
 			return err
 		}
@@ -122,6 +122,9 @@ func (s *Service) ConfirmAuthenticator(ctx context.Context, c Caller, companyID,
 		}
 		if !ok {
 			return errCodeIncorrect
+		}
+		if err := tx.RefreshFactors(ctx, companyID, userID); err != nil {
+			return err
 		}
 		out = a
 		out.ConfirmedAt, out.LastUsedAt = now, now
@@ -192,7 +195,7 @@ func (s *Service) RemoveAuthenticator(ctx context.Context, c Caller, companyID, 
 		if err != nil {
 			return err
 		}
-		u, err := s.user(ctx, tx, companyID, userID, false)
+		u, err := s.user(ctx, tx, companyID, userID, true)
 		if err != nil {
 			return err
 		}
@@ -201,6 +204,9 @@ func (s *Service) RemoveAuthenticator(ctx context.Context, c Caller, companyID, 
 			return err
 		}
 		if err := tx.DeleteAuthenticator(ctx, companyID, userID, id); err != nil {
+			return err
+		}
+		if err := tx.RefreshFactors(ctx, companyID, userID); err != nil {
 			return err
 		}
 		if !a.Confirmed() {
@@ -241,6 +247,9 @@ func (s *Service) NewRecoveryCodes(ctx context.Context, c Caller, companyID, use
 			hashes[i] = recoveryHash(s.codeKey, userID, n)
 		}
 		if err := tx.ReplaceRecoveryCodes(ctx, companyID, userID, hashes, now); err != nil {
+			return err
+		}
+		if err := tx.RefreshFactors(ctx, companyID, userID); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, c, AuditEvent{CompanyID: companyID, Time: now, Actor: actor,

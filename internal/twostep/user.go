@@ -79,6 +79,10 @@ type User struct {
 	TwoFA      TwoFA
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+	// HasFactors is the store's hint that the user may have an
+	// authenticator or recovery codes: never false while they have one.
+	// It is kept by RefreshFactors, not by UpdateUser.
+	HasFactors bool
 }
 
 // SortKey is the key users are listed by.

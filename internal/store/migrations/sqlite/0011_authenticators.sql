@@ -36,6 +36,12 @@ ALTER TABLE companies ADD COLUMN strong_manager_since INTEGER NOT NULL DEFAULT 0
 ALTER TABLE companies ADD COLUMN enrollment_grace_days INTEGER NOT NULL DEFAULT 14
     CHECK (enrollment_grace_days BETWEEN 0 AND 365);
 
+-- A hint on the user: whether they may have an authenticator or recovery
+-- codes. Set with the first, recomputed (with the user row held) when one
+-- goes; never false while they have one, so that a sign-in of a user
+-- without reads nothing more.
+ALTER TABLE users ADD COLUMN has_factors INTEGER NOT NULL DEFAULT 0 CHECK (has_factors IN (0, 1));
+
 CREATE TABLE authenticators (
     id            TEXT    NOT NULL PRIMARY KEY,
     company_id    TEXT    NOT NULL REFERENCES companies (id) ON DELETE CASCADE,
