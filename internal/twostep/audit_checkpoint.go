@@ -50,7 +50,7 @@ const checkpointPage = 1000
 // AuditHeads reads every company's audit head, a page of companies at a
 // time, with the database's time at the start; read, if not nil, is told
 // how many companies each page held.
-func (s *Service) AuditHeads(ctx context.Context, read func(companies int)) (time.Time, []CheckpointHead, error) {
+func (s *AuditLog) AuditHeads(ctx context.Context, read func(companies int)) (time.Time, []CheckpointHead, error) {
 	var (
 		at    time.Time
 		heads = []CheckpointHead{}
@@ -84,7 +84,7 @@ func (s *Service) AuditHeads(ctx context.Context, read func(companies int)) (tim
 
 // AuditCheckpoint reads every company's audit head (read as AuditHeads
 // has it) and returns the signed checkpoint line (JSON, no newline).
-func (s *Service) AuditCheckpoint(ctx context.Context, read func(companies int)) ([]byte, Checkpoint, error) {
+func (s *AuditLog) AuditCheckpoint(ctx context.Context, read func(companies int)) ([]byte, Checkpoint, error) {
 	cp := Checkpoint{Version: 1}
 	var err error
 	if cp.Time, cp.Companies, err = s.AuditHeads(ctx, read); err != nil {
@@ -104,7 +104,7 @@ func (s *Service) AuditCheckpoint(ctx context.Context, read func(companies int))
 
 // ReadCheckpoint checks a checkpoint line's signature against this
 // service's key and returns the checkpoint.
-func (s *Service) ReadCheckpoint(line []byte) (*Checkpoint, error) {
+func (s *AuditLog) ReadCheckpoint(line []byte) (*Checkpoint, error) {
 	var sc signedCheckpoint
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.DisallowUnknownFields()
@@ -124,7 +124,7 @@ func (s *Service) ReadCheckpoint(line []byte) (*Checkpoint, error) {
 }
 
 // checkpointKid names the checkpoint key: its public key's SHA-256.
-func (s *Service) checkpointKid() string {
+func (s *AuditLog) checkpointKid() string {
 	sum := sha256.Sum256(s.checkpointKey.Public().(ed25519.PublicKey))
 	return base64.RawURLEncoding.EncodeToString(sum[:12])
 }

@@ -30,7 +30,7 @@ const bulkBatch = 200
 
 // CountUsers counts the company's users that match query ("" for every
 // user): the number a question before a change to all of them says.
-func (s *Service) CountUsers(ctx context.Context, c Caller, companyID, query string) (int, error) {
+func (s *Accounts) CountUsers(ctx context.Context, c Caller, companyID, query string) (int, error) {
 	var n int
 	query, err := cleanQuery(query)
 	if err != nil {
@@ -51,14 +51,14 @@ func (s *Service) CountUsers(ctx context.Context, c Caller, companyID, query str
 // at a time, one transaction per batch. Each user changed gets the same
 // audit event as one switched alone; a user who has it so already is
 // left as they are.
-func (s *Service) SetTwoFAForUsers(ctx context.Context, c Caller, companyID string, who Users, app App, on bool) (BulkResult, error) {
+func (s *Accounts) SetTwoFAForUsers(ctx context.Context, c Caller, companyID string, who Users, app App, on bool) (BulkResult, error) {
 	return s.changeUsers(ctx, c, companyID, who, func(_ Company, t TwoFA) TwoFA { return t.set(app, on) })
 }
 
 // ApplyDefaults gives every user of the company the company's default
 // 2FA in each app: the explicit action an admin takes after changing the
 // defaults, which by themselves only ever apply to new users.
-func (s *Service) ApplyDefaults(ctx context.Context, c Caller, companyID string) (BulkResult, error) {
+func (s *Accounts) ApplyDefaults(ctx context.Context, c Caller, companyID string) (BulkResult, error) {
 	return s.changeUsers(ctx, c, companyID, Users{All: true}, func(co Company, t TwoFA) TwoFA {
 		d := co.Settings.Defaults
 		return TwoFA{Web: d.Web, Manager: d.Manager}
@@ -68,7 +68,7 @@ func (s *Service) ApplyDefaults(ctx context.Context, c Caller, companyID string)
 // changeUsers applies change to each user who picks, a batch per
 // transaction. A failed batch stops the change; the batches before it
 // stay done, and the result counts them.
-func (s *Service) changeUsers(ctx context.Context, c Caller, companyID string, who Users, change func(Company, TwoFA) TwoFA) (BulkResult, error) {
+func (s *Accounts) changeUsers(ctx context.Context, c Caller, companyID string, who Users, change func(Company, TwoFA) TwoFA) (BulkResult, error) {
 	var out BulkResult
 	if !who.All && (len(who.IDs) == 0 || len(who.IDs) > MaxBulkIDs) {
 		return out, Invalid("users", "name 1 to %d users, or all that match a search", MaxBulkIDs)
@@ -127,7 +127,7 @@ func (s *Service) changeUsers(ctx context.Context, c Caller, companyID string, w
 				if err := tx.UpdateUser(ctx, u); err != nil {
 					return err
 				}
-				if err := s.auditTwoFA(ctx, tx, c, actor, old, u); err != nil {
+				if err := s.directory.auditTwoFA(ctx, tx, c, actor, old, u); err != nil {
 					return err
 				}
 				batch.Changed++

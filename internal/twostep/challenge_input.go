@@ -39,7 +39,7 @@ func checkNonce(n string) (string, error) {
 
 // checkReturnURL accepts a return URL whose origin the company or the
 // operator allows.
-func (s *Service) checkReturnURL(raw string, settings Settings) (string, error) {
+func (s *core) checkReturnURL(raw string, settings Settings) (string, error) {
 	if raw == "" {
 		return "", nil
 	}
@@ -60,7 +60,7 @@ func (s *Service) checkReturnURL(raw string, settings Settings) (string, error) 
 
 // policy is what decides a user's channels: the company's policy and the
 // user's addresses, within what the operator runs (no SMS provider).
-func (s *Service) policy(co Company, u User) policy {
+func (s *core) policy(co Company, u User) policy {
 	p := newPolicy(co.Settings, u)
 	if s.noSMS {
 		p.smsOff = true

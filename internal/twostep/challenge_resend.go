@@ -7,7 +7,7 @@ import (
 // Resend sends a new code for a pending challenge, on the channel asked
 // for or else the current one while it is available. The new code voids
 // the old one. Sends wait out the cooldown and count against every limit.
-func (s *Service) Resend(ctx context.Context, c Caller, id string, asked Channel) (ChallengeView, error) {
+func (s *SignIns) Resend(ctx context.Context, c Caller, id string, asked Channel) (ChallengeView, error) {
 	var out ChallengeView
 	if asked != "" && asked != ChannelSMS && asked != ChannelEmail {
 		return out, Invalid("channel", "channel must be %q or %q", ChannelSMS, ChannelEmail)

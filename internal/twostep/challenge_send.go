@@ -11,7 +11,7 @@ import (
 // smsCapSpent false; when it ends in errSMSCapSpent (countSent found the
 // company's SMS cap spent), it runs send again with smsCapSpent true, so
 // that the code goes by email.
-func (s *Service) updateSend(ctx context.Context, send func(tx Tx, smsCapSpent bool) error) error {
+func (s *SignIns) updateSend(ctx context.Context, send func(tx Tx, smsCapSpent bool) error) error {
 	err := s.update(ctx, func(tx Tx) error { return send(tx, false) })
 	if errors.Is(err, errSMSCapSpent) {
 		err = s.update(ctx, func(tx Tx) error { return send(tx, true) })
@@ -22,7 +22,7 @@ func (s *Service) updateSend(ctx context.Context, send func(tx Tx, smsCapSpent b
 // checkSendLimits checks and counts one send of a code on channel against
 // the limits per user, per destination and per client IP in the last
 // hour.
-func (s *Service) checkSendLimits(ctx context.Context, tx Tx, p policy, ch Challenge, channel Channel, now time.Time) error {
+func (s *SignIns) checkSendLimits(ctx context.Context, tx Tx, p policy, ch Challenge, channel Channel, now time.Time) error {
 	limits := []rateLimit{
 		{rateKey("user", ch.UserID), "this user", SendsPerUser},
 		{rateKey("dest", destinationKey(channel, p.destination(channel))), "this address", SendsPerDestination},
@@ -49,7 +49,7 @@ func (s *Service) checkSendLimits(ctx context.Context, tx Tx, p policy, ch Chall
 // are written last, just before the commit: a row stays locked from its
 // write to the commit, and every other sign-in of the company waits for
 // it meanwhile.
-func (s *Service) countSent(ctx context.Context, tx Tx, co Company, p policy, channel Channel, now time.Time) error {
+func (s *SignIns) countSent(ctx context.Context, tx Tx, co Company, p policy, channel Channel, now time.Time) error {
 	if channel == ChannelSMS {
 		keep := now.Add(untilTomorrow(now) + time.Hour) // the day's count matters to its end
 		ok, err := tx.CountUpTo(ctx, smsDayKey(co.ID, now), co.Settings.SMSDailyCap, keep)
@@ -75,7 +75,7 @@ func (s *Service) countSent(ctx context.Context, tx Tx, co Company, p policy, ch
 // challenge holding the code's hash, the outbox message carrying the
 // sealed code, and the code; the caller stores the first two in its
 // transaction and passes the code on only to the worker.
-func (s *Service) newCode(co Company, p policy, ch Challenge, channel Channel, now time.Time) (Challenge, OutboxMessage, string, error) {
+func (s *SignIns) newCode(co Company, p policy, ch Challenge, channel Channel, now time.Time) (Challenge, OutboxMessage, string, error) {
 	code, err := newCode(s.rand)
 	if err != nil {
 		return ch, OutboxMessage{}, "", Internal(err)
@@ -105,7 +105,7 @@ func (s *Service) newCode(co Company, p policy, ch Challenge, channel Channel, n
 // be handed over once the transaction commits: the worker then sends it
 // without a transaction of its own to claim it. Should this process die
 // first, the lease runs out and any worker claims the message.
-func (s *Service) enqueue(ctx context.Context, tx Tx, m OutboxMessage, code string, now time.Time) (*Message, error) {
+func (s *core) enqueue(ctx context.Context, tx Tx, m OutboxMessage, code string, now time.Time) (*Message, error) {
 	if s.courier != nil {
 		m.Attempts, m.LeaseUntil = 1, now.Add(s.courier.Lease())
 	}
@@ -124,7 +124,7 @@ func (s *Service) enqueue(ctx context.Context, tx Tx, m OutboxMessage, code stri
 
 // dispatch tells the courier, if any, of a committed message: handing it
 // over when it was leased to it.
-func (s *Service) dispatch(m *Message) {
+func (s *core) dispatch(m *Message) {
 	switch {
 	case s.courier == nil:
 	case m != nil:

@@ -20,14 +20,14 @@ type ChallengeResult struct {
 // otherwise on the channel the company's policy picks, checking the
 // lockout and the send limits, with the code queued in the same
 // transaction.
-func (s *Service) CreateChallenge(ctx context.Context, c Caller, companyID, userID string, in NewChallenge) (ChallengeResult, error) {
+func (s *SignIns) CreateChallenge(ctx context.Context, c Caller, companyID, userID string, in NewChallenge) (ChallengeResult, error) {
 	return s.startChallenge(ctx, c, companyID, userID, in, false)
 }
 
 // startChallenge is CreateChallenge; with force it requires the second
 // step even when 2FA is off for the user and app, as the console's own
 // sign-in does.
-func (s *Service) startChallenge(ctx context.Context, c Caller, companyID, userID string, in NewChallenge, force bool) (ChallengeResult, error) {
+func (s *SignIns) startChallenge(ctx context.Context, c Caller, companyID, userID string, in NewChallenge, force bool) (ChallengeResult, error) {
 	var (
 		out ChallengeResult
 		err error

@@ -29,7 +29,7 @@ func (cc challengeContext) open() error {
 }
 
 // loadChallenge reads a challenge the caller may see, with its context.
-func (s *Service) loadChallenge(ctx context.Context, tx Tx, c Caller, id string, forUpdate bool) (challengeContext, error) {
+func (s *SignIns) loadChallenge(ctx context.Context, tx Tx, c Caller, id string, forUpdate bool) (challengeContext, error) {
 	var (
 		cc  challengeContext
 		err error
@@ -63,7 +63,7 @@ func (s *Service) loadChallenge(ctx context.Context, tx Tx, c Caller, id string,
 }
 
 // present reads the challenge's delivery and computes what its reader sees.
-func (s *Service) present(ctx context.Context, tx Tx, cc challengeContext) (ChallengeView, error) {
+func (s *SignIns) present(ctx context.Context, tx Tx, cc challengeContext) (ChallengeView, error) {
 	p, err := s.policyFor(ctx, tx, cc.co, cc.u, cc.ch)
 	if err != nil {
 		return ChallengeView{}, err
@@ -72,7 +72,7 @@ func (s *Service) present(ctx context.Context, tx Tx, cc challengeContext) (Chal
 }
 
 // presentWith is present with the policy read already.
-func (s *Service) presentWith(ctx context.Context, tx Tx, cc challengeContext, p policy) (ChallengeView, error) {
+func (s *SignIns) presentWith(ctx context.Context, tx Tx, cc challengeContext, p policy) (ChallengeView, error) {
 	var d Delivery
 	if cc.ch.Sends > 0 {
 		var err error
@@ -84,7 +84,7 @@ func (s *Service) presentWith(ctx context.Context, tx Tx, cc challengeContext, p
 }
 
 // Challenge reads a challenge's current state.
-func (s *Service) Challenge(ctx context.Context, c Caller, id string) (ChallengeView, error) {
+func (s *SignIns) Challenge(ctx context.Context, c Caller, id string) (ChallengeView, error) {
 	var out ChallengeView
 	err := s.view(ctx, func(tx Tx) error {
 		cc, err := s.loadChallenge(ctx, tx, c, id, false)
@@ -128,7 +128,7 @@ func (p Proof) normalize() (string, error) {
 // ContactAfter and lock the user and app at LockAfter. Guesses that cannot
 // count — at a void, expired or used code, or while locked — are refused
 // without counting.
-func (s *Service) Verify(ctx context.Context, c Caller, id string, in Proof) (ChallengeView, VerifyResult, error) {
+func (s *SignIns) Verify(ctx context.Context, c Caller, id string, in Proof) (ChallengeView, VerifyResult, error) {
 	var (
 		out    ChallengeView
 		result VerifyResult
@@ -257,7 +257,7 @@ func conflictAsVoid(err error) error {
 
 // auditFailure writes a failure threshold's event. The person who failed
 // is both its actor and its target: the seed's "User" is them.
-func (s *Service) auditFailure(ctx context.Context, tx Tx, cc challengeContext, action Action, l Lockout) error {
+func (s *SignIns) auditFailure(ctx context.Context, tx Tx, cc challengeContext, action Action, l Lockout) error {
 	d := map[string]any{"failed_attempts": l.Failures, "challenge_id": cc.ch.ID}
 	if action == ActionTwoFALocked && l.LockedUntil != lockedForever {
 		d["locked_until"] = l.LockedUntil.UTC().Format(time.RFC3339)
@@ -272,7 +272,7 @@ func (s *Service) auditFailure(ctx context.Context, tx Tx, cc challengeContext, 
 
 // auditRecoveryCodeUsed records a sign-in by a recovery code, and how many
 // the user has left: the person is both actor and target.
-func (s *Service) auditRecoveryCodeUsed(ctx context.Context, tx Tx, cc challengeContext, left int) error {
+func (s *SignIns) auditRecoveryCodeUsed(ctx context.Context, tx Tx, cc challengeContext, left int) error {
 	return s.audit(ctx, tx, Caller{}, AuditEvent{
 		CompanyID: cc.ch.CompanyID, Time: cc.now, Action: ActionRecoveryCodeUsed, App: cc.ch.App,
 		Actor:    Actor{Type: ActorUser, ID: cc.u.ID, Name: cc.u.Name},

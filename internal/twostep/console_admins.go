@@ -27,7 +27,7 @@ const (
 )
 
 // ConsoleAdmins lists the company's console admins by email.
-func (s *Service) ConsoleAdmins(ctx context.Context, c Caller, companyID string) ([]AdminRow, error) {
+func (s *Accounts) ConsoleAdmins(ctx context.Context, c Caller, companyID string) ([]AdminRow, error) {
 	var out []AdminRow
 	err := s.view(ctx, func(tx Tx) error {
 		if _, _, err := s.company(ctx, tx, c, companyID, false); err != nil {
@@ -53,7 +53,7 @@ func (s *Service) ConsoleAdmins(ctx context.Context, c Caller, companyID string)
 // the user when there is none) and emails them a set-up link through the
 // outbox, in one transaction. Inviting again sends a new link; the old
 // one stops working. Audited with the inviting admin as User.
-func (s *Service) InviteAdmin(ctx context.Context, c Caller, companyID, email string) (User, error) {
+func (s *Accounts) InviteAdmin(ctx context.Context, c Caller, companyID, email string) (User, error) {
 	email, err := NormalizeEmail("email", email)
 	if err != nil || email == "" {
 		return User{}, Invalid("email", "Enter an email address in the correct format, like name@example.com")
@@ -95,7 +95,7 @@ func (s *Service) InviteAdmin(ctx context.Context, c Caller, companyID, email st
 // RemoveAdmin ends a user's console access: their account, links and
 // sessions go; the user stays, as a member. The company's last admin
 // cannot be removed, so that someone can always sign in. Audited.
-func (s *Service) RemoveAdmin(ctx context.Context, c Caller, companyID, userID string) error {
+func (s *Accounts) RemoveAdmin(ctx context.Context, c Caller, companyID, userID string) error {
 	return s.update(ctx, func(tx Tx) error {
 		co, actor, err := s.company(ctx, tx, c, companyID, true) // held: two removals line up
 		if err != nil {
@@ -146,7 +146,7 @@ func (s *Service) RemoveAdmin(ctx context.Context, c Caller, companyID, userID s
 // good for ResetLinkTTL; an earlier link stops working. Every request
 // answers the same, whether or not the email is an admin's, and counts
 // against the limits the same: only the mailbox learns the difference.
-func (s *Service) RequestPasswordReset(ctx context.Context, email, ip, userAgent string) error {
+func (s *Accounts) RequestPasswordReset(ctx context.Context, email, ip, userAgent string) error {
 	email = strings.ToLower(strings.TrimSpace(email))
 	if _, err := NormalizeEmail("email", email); err != nil || email == "" {
 		return Invalid("email", "Enter an email address in the correct format, like name@example.com")
@@ -209,7 +209,7 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email, ip, userAgent
 
 // ConsoleSessions lists the signed-in admin's own sessions, the latest
 // active first; those past their idle or absolute end are left out.
-func (s *Service) ConsoleSessions(ctx context.Context, c Caller) ([]Session, error) {
+func (s *Accounts) ConsoleSessions(ctx context.Context, c Caller) ([]Session, error) {
 	var out []Session
 	err := s.view(ctx, func(tx Tx) error {
 		now, err := tx.Now(ctx)
@@ -232,7 +232,7 @@ func (s *Service) ConsoleSessions(ctx context.Context, c Caller) ([]Session, err
 
 // SignOutEverywhere ends every session of the signed-in admin, this one
 // too. Audited.
-func (s *Service) SignOutEverywhere(ctx context.Context, c Caller) error {
+func (s *Accounts) SignOutEverywhere(ctx context.Context, c Caller) error {
 	return s.update(ctx, func(tx Tx) error {
 		_, actor, err := s.company(ctx, tx, c, c.Scope, false)
 		if err != nil {
@@ -256,7 +256,7 @@ func (s *Service) SignOutEverywhere(ctx context.Context, c Caller) error {
 
 // enqueueLink queues the email of a set-up or reset link: the token
 // sealed as a code is, the expiry the link's.
-func (s *Service) enqueueLink(ctx context.Context, tx Tx, kind MessageKind, u User, co Company, email, token string, expires, now time.Time) (*Message, error) {
+func (s *Accounts) enqueueLink(ctx context.Context, tx Tx, kind MessageKind, u User, co Company, email, token string, expires, now time.Time) (*Message, error) {
 	m := OutboxMessage{Kind: kind, CompanyID: co.ID, UserID: u.ID, Send: 1, Channel: ChannelEmail, Destination: email,
 		CompanyName: co.Name, CodeExpiresAt: expires, Status: DeliveryQueued, NextAttemptAt: now, CreatedAt: now}
 	var err error
@@ -268,7 +268,7 @@ func (s *Service) enqueueLink(ctx context.Context, tx Tx, kind MessageKind, u Us
 
 // linkFailed records that a console email could not be delivered: in the
 // audit log, where the admins look, as for a code.
-func (s *Service) linkFailed(ctx context.Context, tx Tx, m OutboxMessage, now time.Time, reason string) error {
+func (s *Accounts) linkFailed(ctx context.Context, tx Tx, m OutboxMessage, now time.Time, reason string) error {
 	u, err := tx.User(ctx, m.CompanyID, m.UserID)
 	if errors.Is(err, ErrNotFound) {
 		return nil // the user is gone, and with them the need

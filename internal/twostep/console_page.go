@@ -22,7 +22,7 @@ type UserRow struct {
 // ConsoleUsers reads the console's users page in one read transaction,
 // so what it shows is one moment's state and a failure to read any of it
 // is an error, not a user shown unlocked.
-func (s *Service) ConsoleUsers(ctx context.Context, c Caller, companyID string, f UserFilter, statsDays, recent int) (UsersPage, error) {
+func (s *Accounts) ConsoleUsers(ctx context.Context, c Caller, companyID string, f UserFilter, statsDays, recent int) (UsersPage, error) {
 	var out UsersPage
 	var err error
 	if f.Limit, err = checkLimit(f.Limit); err != nil {
@@ -92,7 +92,7 @@ const AuditCountLimit = 10_000
 // ConsoleAudit reads the console's audit log page in one read
 // transaction. Without a filter, the count is the chain's length, exact
 // however long.
-func (s *Service) ConsoleAudit(ctx context.Context, c Caller, companyID string, f AuditFilter) (AuditPage, error) {
+func (s *Accounts) ConsoleAudit(ctx context.Context, c Caller, companyID string, f AuditFilter) (AuditPage, error) {
 	var out AuditPage
 	var err error
 	if f.Limit, err = checkLimit(f.Limit); err != nil {

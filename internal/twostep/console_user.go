@@ -57,7 +57,7 @@ const UserPageSignIns = 20
 
 // ConsoleUser reads the console's page of one user in one read
 // transaction.
-func (s *Service) ConsoleUser(ctx context.Context, c Caller, companyID, userID string) (UserPage, error) {
+func (s *Accounts) ConsoleUser(ctx context.Context, c Caller, companyID, userID string) (UserPage, error) {
 	var out UserPage
 	err := s.view(ctx, func(tx Tx) error {
 		if _, _, err := s.company(ctx, tx, c, companyID, false); err != nil {

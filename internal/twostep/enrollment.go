@@ -35,7 +35,7 @@ type EnrollmentStore interface {
 // where they add an authenticator app and get recovery codes, then go
 // back to returnURL (on an allowed origin). It returns the link's token,
 // shown only now.
-func (s *Service) StartEnrollment(ctx context.Context, c Caller, companyID, userID, returnURL string) (string, Enrollment, error) {
+func (s *Enrolment) StartEnrollment(ctx context.Context, c Caller, companyID, userID, returnURL string) (string, Enrollment, error) {
 	var e Enrollment
 	token, err := s.newToken()
 	if err != nil {

@@ -30,7 +30,7 @@ type EnrollmentPage struct {
 
 // enrollmentCaller opens an enrolment link: it acts for its company, in
 // the name of its user, who is the audit log's actor.
-func (s *Service) enrollmentCaller(ctx context.Context, token, ip, userAgent string) (Enrollment, Caller, error) {
+func (s *Enrolment) enrollmentCaller(ctx context.Context, token, ip, userAgent string) (Enrollment, Caller, error) {
 	var e Enrollment
 	err := s.view(ctx, func(tx Tx) error {
 		var err error
@@ -52,7 +52,7 @@ func (s *Service) enrollmentCaller(ctx context.Context, token, ip, userAgent str
 
 // OpenEnrollment reads an enrolment page; pendingID, if given, names the
 // unconfirmed authenticator app whose key the page shows again.
-func (s *Service) OpenEnrollment(ctx context.Context, token, pendingID string) (EnrollmentPage, error) {
+func (s *Enrolment) OpenEnrollment(ctx context.Context, token, pendingID string) (EnrollmentPage, error) {
 	var p EnrollmentPage
 	e, _, err := s.enrollmentCaller(ctx, token, "", "")
 	if err != nil {
@@ -84,7 +84,7 @@ func (s *Service) OpenEnrollment(ctx context.Context, token, pendingID string) (
 }
 
 // EnrollApp starts adding an authenticator app from the enrolment page.
-func (s *Service) EnrollApp(ctx context.Context, token, ip, userAgent string) (NewAuthenticator, error) {
+func (s *Enrolment) EnrollApp(ctx context.Context, token, ip, userAgent string) (NewAuthenticator, error) {
 	e, c, err := s.enrollmentCaller(ctx, token, ip, userAgent)
 	if err != nil {
 		return NewAuthenticator{}, err
@@ -94,7 +94,7 @@ func (s *Service) EnrollApp(ctx context.Context, token, ip, userAgent string) (N
 
 // EnrollConfirm confirms the app with a code and gives the user a new
 // set of recovery codes, shown once.
-func (s *Service) EnrollConfirm(ctx context.Context, token, appID, code, ip, userAgent string) ([]string, error) {
+func (s *Enrolment) EnrollConfirm(ctx context.Context, token, appID, code, ip, userAgent string) ([]string, error) {
 	e, c, err := s.enrollmentCaller(ctx, token, ip, userAgent)
 	if err != nil {
 		return nil, err
@@ -107,7 +107,7 @@ func (s *Service) EnrollConfirm(ctx context.Context, token, appID, code, ip, use
 
 // EnrollRecoveryCodes gives the user of an enrolment page a new set of
 // recovery codes.
-func (s *Service) EnrollRecoveryCodes(ctx context.Context, token, ip, userAgent string) ([]string, error) {
+func (s *Enrolment) EnrollRecoveryCodes(ctx context.Context, token, ip, userAgent string) ([]string, error) {
 	e, c, err := s.enrollmentCaller(ctx, token, ip, userAgent)
 	if err != nil {
 		return nil, err
@@ -119,7 +119,7 @@ func (s *Service) EnrollRecoveryCodes(ctx context.Context, token, ip, userAgent 
 // next: the return URL; for a sign-in that sent the user here, with the
 // sign-in's signed result, made now (enrolment may take longer than a
 // result lives) and still naming the approval's time as auth_time.
-func (s *Service) FinishEnrollment(ctx context.Context, token string) (string, error) {
+func (s *Enrolment) FinishEnrollment(ctx context.Context, token string) (string, error) {
 	e, c, err := s.enrollmentCaller(ctx, token, "", "")
 	if err != nil {
 		return "", err
@@ -136,7 +136,7 @@ func (s *Service) FinishEnrollment(ctx context.Context, token string) (string, e
 		if e.ChallengeID == "" || s.signer == nil {
 			return nil
 		}
-		cc, err := s.loadChallenge(ctx, tx, c, e.ChallengeID, false)
+		cc, err := s.signIns.loadChallenge(ctx, tx, c, e.ChallengeID, false)
 		if err != nil {
 			return err
 		}
@@ -154,8 +154,8 @@ func (s *Service) FinishEnrollment(ctx context.Context, token string) (string, e
 // PageEnrollment sends the user of an approved hosted page, whose app asks
 // for a stronger authenticator, to enrolment: it returns a new enrolment
 // link's token, bound to the sign-in.
-func (s *Service) PageEnrollment(ctx context.Context, verifyToken string) (string, error) {
-	id, c, err := s.pageCaller(ctx, verifyToken, "", "")
+func (s *Enrolment) PageEnrollment(ctx context.Context, verifyToken string) (string, error) {
+	id, c, err := s.signIns.pageCaller(ctx, verifyToken, "", "")
 	if err != nil {
 		return "", err
 	}
@@ -164,7 +164,7 @@ func (s *Service) PageEnrollment(ctx context.Context, verifyToken string) (strin
 		return "", Internal(err)
 	}
 	err = s.update(ctx, func(tx Tx) error {
-		cc, err := s.loadChallenge(ctx, tx, c, id, false)
+		cc, err := s.signIns.loadChallenge(ctx, tx, c, id, false)
 		if err != nil {
 			return err
 		}

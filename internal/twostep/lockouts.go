@@ -7,7 +7,7 @@ import (
 
 // Unlock ends a user's lockout in an app early and resets the count,
 // audited. A user with nothing to unlock is left alone, unaudited.
-func (s *Service) Unlock(ctx context.Context, c Caller, companyID, userID string, app App) (Lockout, error) {
+func (s *SignIns) Unlock(ctx context.Context, c Caller, companyID, userID string, app App) (Lockout, error) {
 	var out Lockout
 	err := s.update(ctx, func(tx Tx) error {
 		_, actor, err := s.company(ctx, tx, c, companyID, false)
@@ -45,7 +45,7 @@ func (s *Service) Unlock(ctx context.Context, c Caller, companyID, userID string
 
 // Lockouts returns a user's lockouts, one per app, read at the database's
 // time: for showing an admin who is locked.
-func (s *Service) Lockouts(ctx context.Context, c Caller, companyID, userID string) (map[App]Lockout, time.Time, error) {
+func (s *SignIns) Lockouts(ctx context.Context, c Caller, companyID, userID string) (map[App]Lockout, time.Time, error) {
 	out := map[App]Lockout{}
 	var now time.Time
 	err := s.view(ctx, func(tx Tx) error {

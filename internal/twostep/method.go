@@ -18,8 +18,10 @@ type proofMethod interface {
 	// ready refuses a guess that cannot count, before it is checked: a
 	// sent code that is void or expired.
 	ready(cc challengeContext) error
-	// check tells whether proof is right for the challenge.
-	check(ctx context.Context, tx Tx, cc challengeContext, proof string) (bool, error)
+	// check tells whether proof is right for the challenge; a right
+	// authenticator-app or recovery code is used up in the store as it is
+	// checked, so it needs no more of the transaction than that.
+	check(ctx context.Context, tx AuthenticatorStore, cc challengeContext, proof string) (bool, error)
 	// settle writes what the outcome does to the challenge into next: a
 	// right sent code is used up; a wrong one counts against it.
 	settle(next *Challenge, right bool)
@@ -39,7 +41,7 @@ func (sentCode) ready(cc challengeContext) error {
 	return nil
 }
 
-func (m sentCode) check(_ context.Context, _ Tx, cc challengeContext, proof string) (bool, error) {
+func (m sentCode) check(_ context.Context, _ AuthenticatorStore, cc challengeContext, proof string) (bool, error) {
 	return codeMatches(m.key, cc.ch.ID, proof, cc.ch.CodeHash), nil
 }
 
@@ -55,7 +57,7 @@ func (sentCode) settle(next *Challenge, right bool) {
 }
 
 // proofMethod returns the checker of a method.
-func (s *Service) proofMethod(m Method) proofMethod {
+func (s *core) proofMethod(m Method) proofMethod {
 	switch m {
 	case MethodTOTP:
 		return appCode{s.sealer}
@@ -72,7 +74,7 @@ type appCode struct{ sealer sealer }
 
 func (appCode) ready(challengeContext) error { return nil }
 
-func (m appCode) check(ctx context.Context, tx Tx, cc challengeContext, proof string) (bool, error) {
+func (m appCode) check(ctx context.Context, tx AuthenticatorStore, cc challengeContext, proof string) (bool, error) {
 	as, err := tx.Authenticators(ctx, cc.ch.CompanyID, cc.ch.UserID)
 	if err != nil {
 		return false, err
@@ -92,7 +94,7 @@ func (m appCode) check(ctx context.Context, tx Tx, cc challengeContext, proof st
 // use checks a code against one authenticator app and, when it is right,
 // records its step as used, unless another request used that step (or a
 // later one) first: then the code is a replay, and wrong.
-func (m appCode) use(ctx context.Context, tx Tx, a Authenticator, code string, now time.Time) (bool, error) {
+func (m appCode) use(ctx context.Context, tx AuthenticatorStore, a Authenticator, code string, now time.Time) (bool, error) {
 	secret, err := m.sealer.open(a.SealedSecret, a.sealBinding())
 	if err != nil {
 		return false, err
@@ -119,7 +121,7 @@ type recoveryCode struct{ key []byte }
 
 func (recoveryCode) ready(challengeContext) error { return nil }
 
-func (m recoveryCode) check(ctx context.Context, tx Tx, cc challengeContext, proof string) (bool, error) {
+func (m recoveryCode) check(ctx context.Context, tx AuthenticatorStore, cc challengeContext, proof string) (bool, error) {
 	err := tx.UseRecoveryCode(ctx, cc.ch.CompanyID, cc.ch.UserID, recoveryHash(m.key, cc.ch.UserID, proof), cc.now)
 	if errors.Is(err, ErrNotFound) {
 		return false, nil

@@ -130,7 +130,7 @@ var errEnrollmentRequired = &Error{Code: CodeEnrollment,
 // policyFor reads what decides a user's methods in a challenge's app.
 // The console's own sign-in takes the user's authenticators but not the
 // apps' requirement of them.
-func (s *Service) policyFor(ctx context.Context, tx Tx, co Company, u User, ch Challenge) (policy, error) {
+func (s *SignIns) policyFor(ctx context.Context, tx Tx, co Company, u User, ch Challenge) (policy, error) {
 	p := s.policy(co, u)
 	var f Factors
 	if u.HasFactors { // without the hint there is nothing to count

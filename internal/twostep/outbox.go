@@ -74,7 +74,7 @@ const MaxDeliveryAttempts = 25
 // ClaimMessages leases up to limit due messages for this worker and opens
 // their codes. A message whose code expires before it could be sent fails
 // at once: a late code is no use to anyone.
-func (s *Service) ClaimMessages(ctx context.Context, limit int, lease time.Duration) ([]Message, error) {
+func (s *Outbox) ClaimMessages(ctx context.Context, limit int, lease time.Duration) ([]Message, error) {
 	var out []Message
 	err := s.update(ctx, func(tx Tx) error {
 		out = out[:0]
@@ -114,7 +114,7 @@ func (s *Service) ClaimMessages(ctx context.Context, limit int, lease time.Durat
 }
 
 // MessageSent records that a provider accepted a message.
-func (s *Service) MessageSent(ctx context.Context, id int64, providerID string) error {
+func (s *Outbox) MessageSent(ctx context.Context, id int64, providerID string) error {
 	return s.update(ctx, func(tx Tx) error {
 		now, err := tx.Now(ctx)
 		if err != nil {
@@ -127,7 +127,7 @@ func (s *Service) MessageSent(ctx context.Context, id int64, providerID string) 
 // MessageFailed records a failed try. A temporary failure is tried again
 // after retryIn, unless the tries are used up or the code would expire
 // first; then, as after a permanent failure, the message fails for good.
-func (s *Service) MessageFailed(ctx context.Context, id int64, reason string, permanent bool, retryIn time.Duration) error {
+func (s *Outbox) MessageFailed(ctx context.Context, id int64, reason string, permanent bool, retryIn time.Duration) error {
 	reason = clip(reason, 300)
 	return s.update(ctx, func(tx Tx) error {
 		now, err := tx.Now(ctx)
@@ -152,12 +152,12 @@ func (s *Service) MessageFailed(ctx context.Context, id int64, reason string, pe
 // failMessage ends a message as failed. A challenge whose SMS failed offers
 // email when the policy has it as backup, and the failure is audited: a
 // failed delivery fails closed, and the admins should know.
-func (s *Service) failMessage(ctx context.Context, tx Tx, m OutboxMessage, now time.Time, reason string) error {
+func (s *Outbox) failMessage(ctx context.Context, tx Tx, m OutboxMessage, now time.Time, reason string) error {
 	if err := tx.FinishMessage(ctx, m.ID, DeliveryFailed, "", reason, now); err != nil {
 		return err
 	}
 	if m.Kind != KindCode {
-		return s.linkFailed(ctx, tx, m, now, reason)
+		return s.accounts.linkFailed(ctx, tx, m, now, reason)
 	}
 	ch, err := tx.ChallengeForUpdate(ctx, m.ChallengeID)
 	if err != nil {
@@ -182,7 +182,7 @@ func (s *Service) failMessage(ctx context.Context, tx Tx, m OutboxMessage, now t
 }
 
 // OutboxDepth counts the messages waiting to be sent.
-func (s *Service) OutboxDepth(ctx context.Context) (int, error) {
+func (s *Outbox) OutboxDepth(ctx context.Context) (int, error) {
 	var n int
 	err := s.view(ctx, func(tx Tx) error {
 		var err error

@@ -69,7 +69,7 @@ type PruneStore interface {
 // Prune deletes, a batch per transaction, what stopped mattering, and
 // returns how many rows of each kind went. One call is bounded; a
 // backlog takes several.
-func (s *Service) Prune(ctx context.Context) (map[PruneKind]int, error) {
+func (s *Outbox) Prune(ctx context.Context) (map[PruneKind]int, error) {
 	var now time.Time
 	if err := s.view(ctx, func(tx Tx) error {
 		var err error

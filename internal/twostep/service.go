@@ -18,8 +18,59 @@ import (
 )
 
 // Service applies Twostep's rules. Every method that changes state runs in
-// one store transaction, with its audit events.
+// one store transaction, with its audit events. It is the sum of the
+// domain's parts, each a type of its own over the same core, with its
+// methods in its own files:
+//
+//   - Directory: companies, their settings, users and API keys
+//     (service_company.go, service_user.go, service_apikey.go);
+//   - SignIns: challenges and the methods that prove them — sent codes,
+//     authenticator apps, recovery codes — lockouts and the hosted
+//     verification page (challenge_*.go, method*.go, lockouts.go,
+//     service_page.go);
+//   - Enrolment: users' authenticator apps and recovery codes, and the
+//     hosted enrolment page (service_authenticators.go, enrollment*.go);
+//   - Accounts: the console's admins, their sign-in, sessions and pages
+//     (service_admin.go, console_*.go, bulk.go);
+//   - AuditLog: reading, exporting, verifying and anchoring the log
+//     (service_audit.go, audit_checkpoint.go);
+//   - Outbox: the messages waiting to go, and pruning (outbox.go, prune.go).
 type Service struct {
+	*core
+	*Directory
+	*SignIns
+	*Enrolment
+	*Accounts
+	*AuditLog
+	*Outbox
+}
+
+// The parts. Each holds the core; a part that uses another holds it by
+// name, so that what depends on what is written down.
+type (
+	Directory struct{ *core }
+	SignIns   struct{ *core }
+	Enrolment struct {
+		*core
+		signIns *SignIns // the sign-in that sent a user to enrolment
+	}
+	Accounts struct {
+		*core
+		signIns   *SignIns
+		directory *Directory
+	}
+	AuditLog struct{ *core }
+	Outbox   struct {
+		*core
+		accounts *Accounts // a console email that cannot go is the console's to record
+	}
+)
+
+// core is what every part shares: the store, the keys and the settings
+// of the process, and the steps every part takes (reading a company or
+// user the caller may see, writing an audit event, running a
+// transaction, sending a message).
+type core struct {
 	store         Store
 	rand          io.Reader
 	auditKey      []byte
@@ -73,7 +124,7 @@ const DefaultCodeTTL = 5 * time.Minute
 
 // NewService returns a Service over store.
 func NewService(store Store, opt Options) *Service {
-	s := &Service{store: store, rand: opt.Rand, auditKey: opt.AuditKey, codeKey: opt.CodeKey,
+	s := &core{store: store, rand: opt.Rand, auditKey: opt.AuditKey, codeKey: opt.CodeKey,
 		codeTTL: opt.CodeTTL, cooldown: opt.ResendCooldown, returnOrigins: opt.ReturnOrigins,
 		signer: opt.Signer, now: opt.Now, noSMS: opt.NoSMS, smsGlobalCap: opt.SMSGlobalDailyCap}
 	if s.rand == nil {
@@ -95,7 +146,10 @@ func NewService(store Store, opt Options) *Service {
 			panic(err) // keys come from LoadSecrets, always 32 bytes
 		}
 	}
-	return s
+	d, si := &Directory{s}, &SignIns{s}
+	a := &Accounts{core: s, signIns: si, directory: d}
+	return &Service{core: s, Directory: d, SignIns: si, Enrolment: &Enrolment{core: s, signIns: si}, Accounts: a,
+		AuditLog: &AuditLog{s}, Outbox: &Outbox{core: s, accounts: a}}
 }
 
 // Courier is this process's outbox worker, as the service sees it.
@@ -139,7 +193,7 @@ const ActorField = "Twostep-Actor"
 
 // actor resolves who the audit log names for the caller, checking that an
 // acting user belongs to the company.
-func (s *Service) actor(ctx context.Context, tx Tx, c Caller, companyID string) (Actor, error) {
+func (s *core) actor(ctx context.Context, tx Tx, c Caller, companyID string) (Actor, error) {
 	if c.UserID != "" {
 		u, err := tx.User(ctx, companyID, c.UserID)
 		if errors.Is(err, ErrNotFound) {
@@ -158,7 +212,7 @@ func (s *Service) actor(ctx context.Context, tx Tx, c Caller, companyID string) 
 
 // company checks the caller's access to a company and reads it, so that
 // "not yours" and "not there" look the same.
-func (s *Service) company(ctx context.Context, tx Tx, c Caller, id string, forUpdate bool) (Company, Actor, error) {
+func (s *core) company(ctx context.Context, tx Tx, c Caller, id string, forUpdate bool) (Company, Actor, error) {
 	if !c.canSee(id) {
 		return Company{}, Actor{}, NotFound("company")
 	}
@@ -179,7 +233,7 @@ func (s *Service) company(ctx context.Context, tx Tx, c Caller, id string, forUp
 
 // audit appends one event to the company's hash chain. It fills in the id,
 // seq, time and hash; the caller gives the rest.
-func (s *Service) audit(ctx context.Context, tx Tx, c Caller, e AuditEvent) error {
+func (s *core) audit(ctx context.Context, tx Tx, c Caller, e AuditEvent) error {
 	var err error
 	if e.ID, err = newID(s.rand, prefixEvent); err != nil {
 		return err
@@ -216,7 +270,7 @@ func details(v any) json.RawMessage {
 }
 
 // update runs fn in a read-write transaction and returns its errors as *Error.
-func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
+func (s *core) update(ctx context.Context, fn func(Tx) error) error {
 	if err := s.store.Update(ctx, fn); err != nil {
 		return AsError(err)
 	}
@@ -224,7 +278,7 @@ func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
 }
 
 // view runs fn in a read-only transaction and returns its errors as *Error.
-func (s *Service) view(ctx context.Context, fn func(Tx) error) error {
+func (s *core) view(ctx context.Context, fn func(Tx) error) error {
 	if err := s.store.View(ctx, fn); err != nil {
 		return AsError(err)
 	}

@@ -27,7 +27,7 @@ func tokenHash(token string) string {
 }
 
 // newToken returns 256 random bits, base64url.
-func (s *Service) newToken() (string, error) {
+func (s *core) newToken() (string, error) {
 	return randomToken(s.rand, "", 32)
 }
 
@@ -35,7 +35,7 @@ func (s *Service) newToken() (string, error) {
 // the user when there is none — and returns a one-time set-up link token
 // with which they choose a password. Used again, it issues a new link and
 // the earlier ones stop working.
-func (s *Service) CreateAdmin(ctx context.Context, companyID, email string) (User, string, error) {
+func (s *Accounts) CreateAdmin(ctx context.Context, companyID, email string) (User, string, error) {
 	email, err := NormalizeEmail("email", email)
 	if err != nil || email == "" {
 		return User{}, "", Invalid("email", "email must be an email address like name@example.com")
@@ -63,7 +63,7 @@ func (s *Service) CreateAdmin(ctx context.Context, companyID, email string) (Use
 // makeAdmin makes the user with email an admin of co (creating the user
 // when there is none, audited as actor's doing) with a new set-up link,
 // which replaces any earlier one.
-func (s *Service) makeAdmin(ctx context.Context, tx Tx, c Caller, actor Actor, co Company, email, linkHash string, expires, now time.Time) (User, error) {
+func (s *Accounts) makeAdmin(ctx context.Context, tx Tx, c Caller, actor Actor, co Company, email, linkHash string, expires, now time.Time) (User, error) {
 	u, err := tx.UserByEmail(ctx, co.ID, email)
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -115,7 +115,7 @@ func (s *Service) makeAdmin(ctx context.Context, tx Tx, c Caller, actor Actor, c
 }
 
 // SetupLink tells whose set-up link a token is, while it can be used.
-func (s *Service) SetupLink(ctx context.Context, token string) (AdminAccount, error) {
+func (s *Accounts) SetupLink(ctx context.Context, token string) (AdminAccount, error) {
 	var a AdminAccount
 	err := s.view(ctx, func(tx Tx) error {
 		now, err := tx.Now(ctx)
@@ -139,7 +139,7 @@ func (s *Service) SetupLink(ctx context.Context, token string) (AdminAccount, er
 // works no more, nor does any other link of theirs. Any sessions the
 // admin had end. The password is hashed before the transaction, which
 // then holds no writer while argon2 runs.
-func (s *Service) CompleteSetup(ctx context.Context, token, password string) error {
+func (s *Accounts) CompleteSetup(ctx context.Context, token, password string) error {
 	a, err := s.SetupLink(ctx, token)
 	if err != nil {
 		return err
@@ -201,7 +201,7 @@ type SignInStart struct {
 // an admin's email cannot lock the admin out from elsewhere. Each try
 // takes its place in the limits before the password is checked, so that
 // parallel tries are counted exactly; a right password gives it back.
-func (s *Service) SignIn(ctx context.Context, email, password, ip, userAgent string) (SignInStart, error) {
+func (s *Accounts) SignIn(ctx context.Context, email, password, ip, userAgent string) (SignInStart, error) {
 	var out SignInStart
 	email = strings.ToLower(strings.TrimSpace(email))
 	limits := signInLimits(email, ip)
@@ -233,7 +233,7 @@ func (s *Service) SignIn(ctx context.Context, email, password, ip, userAgent str
 		return out, err
 	}
 	admin := Caller{Scope: acct.CompanyID, UserID: acct.UserID, IP: ip, UserAgent: userAgent}
-	res, err := s.startChallenge(ctx, admin, acct.CompanyID, acct.UserID,
+	res, err := s.signIns.startChallenge(ctx, admin, acct.CompanyID, acct.UserID,
 		NewChallenge{App: string(AppWeb), IP: ip, UserAgent: userAgent}, true)
 	var e *Error
 	switch {
@@ -273,7 +273,7 @@ func signInLimits(email, ip string) []rateLimit {
 
 // countSignIn counts a password try against its limits and returns the
 // time it was counted at, which a right password gives back.
-func (s *Service) countSignIn(ctx context.Context, limits []rateLimit) (time.Time, error) {
+func (s *Accounts) countSignIn(ctx context.Context, limits []rateLimit) (time.Time, error) {
 	var at time.Time
 	err := s.update(ctx, func(tx Tx) error {
 		var err error
@@ -293,7 +293,7 @@ func (s *Service) countSignIn(ctx context.Context, limits []rateLimit) (time.Tim
 }
 
 // pending reads a pending session and the caller it acts as.
-func (s *Service) pending(ctx context.Context, tx Tx, token string) (Session, Caller, error) {
+func (s *Accounts) pending(ctx context.Context, tx Tx, token string) (Session, Caller, error) {
 	now, err := tx.Now(ctx)
 	if err != nil {
 		return Session{}, Caller{}, err
@@ -306,7 +306,7 @@ func (s *Service) pending(ctx context.Context, tx Tx, token string) (Session, Ca
 }
 
 // SignInChallenge reads the second step of a pending sign-in.
-func (s *Service) SignInChallenge(ctx context.Context, pendingToken string) (ChallengeView, error) {
+func (s *Accounts) SignInChallenge(ctx context.Context, pendingToken string) (ChallengeView, error) {
 	var ses Session
 	var c Caller
 	err := s.view(ctx, func(tx Tx) error {
@@ -317,14 +317,14 @@ func (s *Service) SignInChallenge(ctx context.Context, pendingToken string) (Cha
 	if err != nil {
 		return ChallengeView{}, err
 	}
-	return s.Challenge(ctx, c, ses.ChallengeID)
+	return s.signIns.Challenge(ctx, c, ses.ChallengeID)
 }
 
 // SignInVerify checks the proof of a pending sign-in. On approval the
 // pending session ends and a new, full session begins, with a new token:
 // the session id changes at sign-in. It returns the new token ("" unless
 // approved) and the challenge.
-func (s *Service) SignInVerify(ctx context.Context, pendingToken string, proof Proof, ip, userAgent string) (string, ChallengeView, error) {
+func (s *Accounts) SignInVerify(ctx context.Context, pendingToken string, proof Proof, ip, userAgent string) (string, ChallengeView, error) {
 	var (
 		ses Session
 		c   Caller
@@ -338,7 +338,7 @@ func (s *Service) SignInVerify(ctx context.Context, pendingToken string, proof P
 		return "", ChallengeView{}, err
 	}
 	c.IP, c.UserAgent = ip, userAgent
-	v, result, err := s.Verify(ctx, c, ses.ChallengeID, proof)
+	v, result, err := s.signIns.Verify(ctx, c, ses.ChallengeID, proof)
 	if err != nil || result != ResultApproved {
 		return "", v, err
 	}
@@ -361,7 +361,7 @@ func (s *Service) SignInVerify(ctx context.Context, pendingToken string, proof P
 }
 
 // SignInResend sends a new code for a pending sign-in.
-func (s *Service) SignInResend(ctx context.Context, pendingToken string, channel Channel) (ChallengeView, error) {
+func (s *Accounts) SignInResend(ctx context.Context, pendingToken string, channel Channel) (ChallengeView, error) {
 	var (
 		ses Session
 		c   Caller
@@ -374,7 +374,7 @@ func (s *Service) SignInResend(ctx context.Context, pendingToken string, channel
 	if err != nil {
 		return ChallengeView{}, err
 	}
-	return s.Resend(ctx, c, ses.ChallengeID, channel)
+	return s.signIns.Resend(ctx, c, ses.ChallengeID, channel)
 }
 
 // Console is a signed-in admin: their caller and who they are.
@@ -390,7 +390,7 @@ type Console struct {
 // SessionUser checks a full session's token and returns the admin it
 // belongs to. Sessions end after SessionIdle without a request and after
 // SessionAbsolute in any case.
-func (s *Service) SessionUser(ctx context.Context, token, ip, userAgent string) (Console, error) {
+func (s *Accounts) SessionUser(ctx context.Context, token, ip, userAgent string) (Console, error) {
 	var (
 		out   Console
 		touch bool
@@ -432,6 +432,6 @@ func (s *Service) SessionUser(ctx context.Context, token, ip, userAgent string) 
 }
 
 // SignOut ends a session.
-func (s *Service) SignOut(ctx context.Context, token string) error {
+func (s *Accounts) SignOut(ctx context.Context, token string) error {
 	return s.update(ctx, func(tx Tx) error { return tx.DeleteSession(ctx, tokenHash(token)) })
 }

@@ -12,7 +12,7 @@ var errBadKey = &Error{Code: CodeUnauthorized, Message: "a valid API key is requ
 
 // CreateAPIKey creates a key limited to companyID ("" for all companies)
 // and returns it with the secret key, which is never shown again.
-func (s *Service) CreateAPIKey(ctx context.Context, name, companyID string) (APIKey, string, error) {
+func (s *Directory) CreateAPIKey(ctx context.Context, name, companyID string) (APIKey, string, error) {
 	name, err := cleanText("name", name, maxNameLen, false)
 	if err != nil {
 		return APIKey{}, "", err
@@ -96,7 +96,7 @@ func (c *keyCache) forget(id string) {
 }
 
 // Authenticate returns the live key whose secret is given.
-func (s *Service) Authenticate(ctx context.Context, secret string) (APIKey, error) {
+func (s *Directory) Authenticate(ctx context.Context, secret string) (APIKey, error) {
 	if !LooksLikeAPIKey(secret) {
 		return APIKey{}, errBadKey
 	}
@@ -123,7 +123,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (APIKey, erro
 }
 
 // APIKeys lists every key, revoked ones included.
-func (s *Service) APIKeys(ctx context.Context) ([]APIKey, error) {
+func (s *Directory) APIKeys(ctx context.Context) ([]APIKey, error) {
 	var keys []APIKey
 	err := s.view(ctx, func(tx Tx) error {
 		var err error
@@ -135,7 +135,7 @@ func (s *Service) APIKeys(ctx context.Context) ([]APIKey, error) {
 
 // RevokeAPIKey stops a key from working for good: at once on this server,
 // within KeyCacheTTL on the others.
-func (s *Service) RevokeAPIKey(ctx context.Context, id string) error {
+func (s *Directory) RevokeAPIKey(ctx context.Context, id string) error {
 	defer s.keys.forget(id)
 	return s.update(ctx, func(tx Tx) error {
 		now, err := tx.Now(ctx)

@@ -7,7 +7,7 @@ import (
 )
 
 // AuditEvents returns a page of a company's audit log, newest first.
-func (s *Service) AuditEvents(ctx context.Context, c Caller, companyID string, f AuditFilter) ([]AuditEvent, string, error) {
+func (s *AuditLog) AuditEvents(ctx context.Context, c Caller, companyID string, f AuditFilter) ([]AuditEvent, string, error) {
 	var err error
 	if f.Limit, err = checkLimit(f.Limit); err != nil {
 		return nil, "", err
@@ -16,7 +16,7 @@ func (s *Service) AuditEvents(ctx context.Context, c Caller, companyID string, f
 }
 
 // auditPage reads one page of events, f.Limit long.
-func (s *Service) auditPage(ctx context.Context, c Caller, companyID string, f AuditFilter) ([]AuditEvent, string, error) {
+func (s *AuditLog) auditPage(ctx context.Context, c Caller, companyID string, f AuditFilter) ([]AuditEvent, string, error) {
 	var (
 		events []AuditEvent
 		next   string
@@ -42,7 +42,7 @@ const exportPage = 500
 // ExportAudit calls emit for every event that matches f, newest first. It
 // checks access before the first event, so an error from it can still be
 // answered as an error; later errors end the export.
-func (s *Service) ExportAudit(ctx context.Context, c Caller, companyID string, f AuditFilter, emit func(AuditEvent) error) error {
+func (s *AuditLog) ExportAudit(ctx context.Context, c Caller, companyID string, f AuditFilter, emit func(AuditEvent) error) error {
 	f.Limit, f.Cursor = exportPage, ""
 	first := true
 	for {
@@ -68,7 +68,7 @@ func (s *Service) ExportAudit(ctx context.Context, c Caller, companyID string, f
 
 // CheckAuditAccess answers, before an export starts streaming, whether the
 // caller may read the company's log and the filter is valid.
-func (s *Service) CheckAuditAccess(ctx context.Context, c Caller, companyID string, f AuditFilter) error {
+func (s *AuditLog) CheckAuditAccess(ctx context.Context, c Caller, companyID string, f AuditFilter) error {
 	f.Limit = 1
 	_, _, err := s.auditPage(ctx, c, companyID, f)
 	return err
@@ -87,7 +87,7 @@ type VerifyProgress struct {
 // it finds, or nil when every chain is intact. With a checkpoint (nil for
 // none), every company it covers must still be there, with at least the
 // events it counted, the last of them the head it recorded.
-func (s *Service) VerifyAudit(ctx context.Context, cp *Checkpoint, progress VerifyProgress) (*ChainBreak, error) {
+func (s *AuditLog) VerifyAudit(ctx context.Context, cp *Checkpoint, progress VerifyProgress) (*ChainBreak, error) {
 	covered := map[string]CheckpointHead{}
 	if cp != nil {
 		for _, h := range cp.Companies {
@@ -147,7 +147,7 @@ func (cp *Checkpoint) sorted(m map[string]CheckpointHead) []CheckpointHead {
 // each hash matches the event and the one before it, and the last event is
 // the head the company records. With a checkpoint's head (covered), the
 // chain must reach it unchanged.
-func (s *Service) verifyChain(ctx context.Context, companyID string, want CheckpointHead, covered bool, checked func(int)) (int64, *ChainBreak, error) {
+func (s *AuditLog) verifyChain(ctx context.Context, companyID string, want CheckpointHead, covered bool, checked func(int)) (int64, *ChainBreak, error) {
 	var (
 		seq  int64
 		prev string

@@ -216,11 +216,21 @@ func TestAuthenticatorCodeOnceAcrossInstances(t *testing.T) {
 }
 
 // TestParallelAuthenticatorGuesses fires 200 wrong app codes at once at
-// one challenge: exactly LockAfter count, the rest meet the lock.
+// one challenge, through three instances on PostgreSQL: exactly LockAfter
+// count, the rest meet the lock.
 func TestParallelAuthenticatorGuesses(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, url string) {
 		s := newSignIn(t, url, smsFirst, anna)
 		key := s.enrol(t)
+		services := []*twostep.Service{s.svc}
+		if storetest.IsPostgres(url) {
+			for range 2 {
+				db := storetest.Open(t, s.url)
+				db.SetClock(s.clock.Now)
+				services = append(services, twostep.NewService(db, twostep.Options{AuditKey: auditKey, CodeKey: []byte("test code key"),
+					OutboxKey: []byte("0123456789abcdef0123456789abcdef"), CodeTTL: 5 * time.Minute}))
+			}
+		}
 		v := s.start(t)
 		wrong := wrongCode(providertest.TOTP(key, s.clock.Now()))
 		if wrong == providertest.TOTP(key, s.clock.Now().Add(-30*time.Second)) || wrong == providertest.TOTP(key, s.clock.Now().Add(30*time.Second)) {
@@ -231,9 +241,9 @@ func TestParallelAuthenticatorGuesses(t *testing.T) {
 			mu      sync.Mutex
 			results = map[string]int{}
 		)
-		for range 200 {
+		for i := range 200 {
 			wg.Go(func() {
-				_, r, err := s.svc.Verify(context.Background(), s.platform, v.ID, twostep.Proof{Code: wrong})
+				_, r, err := services[i%len(services)].Verify(context.Background(), s.platform, v.ID, twostep.Proof{Code: wrong})
 				key := string(r)
 				if err != nil {
 					key = string(twostep.AsError(err).Code)

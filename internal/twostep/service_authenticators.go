@@ -29,7 +29,7 @@ const maxAuthenticatorName = 64
 
 // AddAuthenticator starts adding an authenticator app for a user: a new
 // 160-bit secret, sealed at rest, unconfirmed until ConfirmAuthenticator.
-func (s *Service) AddAuthenticator(ctx context.Context, c Caller, companyID, userID, typ, name string) (NewAuthenticator, error) {
+func (s *Enrolment) AddAuthenticator(ctx context.Context, c Caller, companyID, userID, typ, name string) (NewAuthenticator, error) {
 	var out NewAuthenticator
 	if AuthenticatorType(typ) != AuthenticatorTOTP {
 		if AuthenticatorType(typ) == AuthenticatorWebAuthn {
@@ -53,11 +53,7 @@ func (s *Service) AddAuthenticator(ctx context.Context, c Caller, companyID, use
 		return out, Internal(err)
 	}
 	err = s.update(ctx, func(tx Tx) error {
-		co, _, err := s.company(ctx, tx, c, companyID, false)
-		if err != nil {
-			return err
-		}
-		u, err := s.user(ctx, tx, companyID, userID, false)
+		co, _, u, err := s.owner(ctx, tx, c, companyID, userID, false)
 		if err != nil {
 			return err
 		}
@@ -93,18 +89,14 @@ func accountName(u User) string {
 // ConfirmAuthenticator confirms an authenticator app with a code it shows
 // now, after which it proves the user's sign-ins. A wrong code changes
 // nothing.
-func (s *Service) ConfirmAuthenticator(ctx context.Context, c Caller, companyID, userID, id, code string) (Authenticator, error) {
+func (s *Enrolment) ConfirmAuthenticator(ctx context.Context, c Caller, companyID, userID, id, code string) (Authenticator, error) {
 	var out Authenticator
 	code, err := NormalizeCode(code)
 	if err != nil {
 		return out, err
 	}
 	err = s.update(ctx, func(tx Tx) error {
-		_, actor, err := s.company(ctx, tx, c, companyID, false)
-		if err != nil {
-			return err
-		}
-		u, err := s.user(ctx, tx, companyID, userID, true)
+		_, actor, u, err := s.owner(ctx, tx, c, companyID, userID, true)
 		if err != nil {
 			return err
 		}
@@ -128,16 +120,14 @@ func (s *Service) ConfirmAuthenticator(ctx context.Context, c Caller, companyID,
 		}
 		out = a
 		out.ConfirmedAt, out.LastUsedAt = now, now
-		return s.audit(ctx, tx, c, AuditEvent{CompanyID: companyID, Time: now, Actor: actor,
-			Action: ActionAuthenticatorAdded, TargetID: u.ID, TargetName: u.Name,
-			Details: details(map[string]any{"authenticator_id": a.ID, "type": a.Type, "name": a.Name})})
+		return s.auditAuthenticator(ctx, tx, c, actor, u, a, ActionAuthenticatorAdded, now)
 	})
 	return out, err
 }
 
 // authenticator reads a user's authenticator, as not found when an
 // unconfirmed one's time has run out.
-func (s *Service) authenticator(ctx context.Context, tx Tx, companyID, userID, id string) (Authenticator, time.Time, error) {
+func (s *Enrolment) authenticator(ctx context.Context, tx Tx, companyID, userID, id string) (Authenticator, time.Time, error) {
 	now, err := tx.Now(ctx)
 	if err != nil {
 		return Authenticator{}, now, err
@@ -156,16 +146,13 @@ func (a Authenticator) expired(now time.Time) bool {
 
 // Authenticators lists a user's authenticators (the unconfirmed ones
 // still waiting too) and how many recovery codes they have left.
-func (s *Service) Authenticators(ctx context.Context, c Caller, companyID, userID string) ([]Authenticator, int, error) {
+func (s *Enrolment) Authenticators(ctx context.Context, c Caller, companyID, userID string) ([]Authenticator, int, error) {
 	var (
 		out  []Authenticator
 		left int
 	)
 	err := s.view(ctx, func(tx Tx) error {
-		if _, _, err := s.company(ctx, tx, c, companyID, false); err != nil {
-			return err
-		}
-		if _, err := s.user(ctx, tx, companyID, userID, false); err != nil {
+		if _, _, _, err := s.owner(ctx, tx, c, companyID, userID, false); err != nil {
 			return err
 		}
 		now, err := tx.Now(ctx)
@@ -189,13 +176,9 @@ func (s *Service) Authenticators(ctx context.Context, c Caller, companyID, userI
 }
 
 // RemoveAuthenticator deletes a user's authenticator.
-func (s *Service) RemoveAuthenticator(ctx context.Context, c Caller, companyID, userID, id string) error {
+func (s *Enrolment) RemoveAuthenticator(ctx context.Context, c Caller, companyID, userID, id string) error {
 	return s.update(ctx, func(tx Tx) error {
-		_, actor, err := s.company(ctx, tx, c, companyID, false)
-		if err != nil {
-			return err
-		}
-		u, err := s.user(ctx, tx, companyID, userID, true)
+		_, actor, u, err := s.owner(ctx, tx, c, companyID, userID, true)
 		if err != nil {
 			return err
 		}
@@ -212,25 +195,19 @@ func (s *Service) RemoveAuthenticator(ctx context.Context, c Caller, companyID, 
 		if !a.Confirmed() {
 			return nil // it never counted, so its going is no event
 		}
-		return s.audit(ctx, tx, c, AuditEvent{CompanyID: companyID, Time: now, Actor: actor,
-			Action: ActionAuthenticatorRemoved, TargetID: u.ID, TargetName: u.Name,
-			Details: details(map[string]any{"authenticator_id": a.ID, "type": a.Type, "name": a.Name})})
+		return s.auditAuthenticator(ctx, tx, c, actor, u, a, ActionAuthenticatorRemoved, now)
 	})
 }
 
 // NewRecoveryCodes gives a user a new set of recovery codes, which
 // replaces the old one; the codes are shown only now.
-func (s *Service) NewRecoveryCodes(ctx context.Context, c Caller, companyID, userID string) ([]string, error) {
+func (s *Enrolment) NewRecoveryCodes(ctx context.Context, c Caller, companyID, userID string) ([]string, error) {
 	codes, err := newRecoveryCodes(s.rand)
 	if err != nil {
 		return nil, Internal(err)
 	}
 	err = s.update(ctx, func(tx Tx) error {
-		_, actor, err := s.company(ctx, tx, c, companyID, false)
-		if err != nil {
-			return err
-		}
-		u, err := s.user(ctx, tx, companyID, userID, true)
+		_, actor, u, err := s.owner(ctx, tx, c, companyID, userID, true)
 		if err != nil {
 			return err
 		}
@@ -262,14 +239,10 @@ func (s *Service) NewRecoveryCodes(ctx context.Context, c Caller, companyID, use
 // PendingAuthenticator reads an authenticator app that waits for its
 // confirming code, with its key, so that a page can show it again; it is
 // not found once confirmed or past its time.
-func (s *Service) PendingAuthenticator(ctx context.Context, c Caller, companyID, userID, id string) (NewAuthenticator, error) {
+func (s *Enrolment) PendingAuthenticator(ctx context.Context, c Caller, companyID, userID, id string) (NewAuthenticator, error) {
 	var out NewAuthenticator
 	err := s.view(ctx, func(tx Tx) error {
-		co, _, err := s.company(ctx, tx, c, companyID, false)
-		if err != nil {
-			return err
-		}
-		u, err := s.user(ctx, tx, companyID, userID, false)
+		co, _, u, err := s.owner(ctx, tx, c, companyID, userID, false)
 		if err != nil {
 			return err
 		}
@@ -280,7 +253,7 @@ func (s *Service) PendingAuthenticator(ctx context.Context, c Caller, companyID,
 }
 
 // pendingApp reads an unconfirmed authenticator app with its key.
-func (s *Service) pendingApp(ctx context.Context, tx Tx, co Company, u User, id string) (NewAuthenticator, error) {
+func (s *Enrolment) pendingApp(ctx context.Context, tx Tx, co Company, u User, id string) (NewAuthenticator, error) {
 	a, _, err := s.authenticator(ctx, tx, co.ID, u.ID, id)
 	if err == nil && a.Confirmed() {
 		err = errAuthenticatorNotFound
@@ -294,4 +267,23 @@ func (s *Service) pendingApp(ctx context.Context, tx Tx, co Company, u User, id 
 	}
 	return NewAuthenticator{Authenticator: a, Secret: totpKey.EncodeToString([]byte(secret)),
 		OTPAuthURI: otpauthURI(co.Name, accountName(u), []byte(secret))}, nil
+}
+
+// owner checks the caller's access to the company and reads the user whose
+// authenticators a call is about; forUpdate holds the user row, as every
+// change to what a user has must (see RefreshFactors).
+func (s *Enrolment) owner(ctx context.Context, tx Tx, c Caller, companyID, userID string, forUpdate bool) (Company, Actor, User, error) {
+	co, actor, err := s.company(ctx, tx, c, companyID, false)
+	if err != nil {
+		return co, actor, User{}, err
+	}
+	u, err := s.user(ctx, tx, companyID, userID, forUpdate)
+	return co, actor, u, err
+}
+
+// auditAuthenticator records an authenticator added or removed.
+func (s *Enrolment) auditAuthenticator(ctx context.Context, tx Tx, c Caller, actor Actor, u User, a Authenticator, action Action, now time.Time) error {
+	return s.audit(ctx, tx, c, AuditEvent{CompanyID: u.CompanyID, Time: now, Actor: actor, Action: action,
+		TargetID: u.ID, TargetName: u.Name,
+		Details: details(map[string]any{"authenticator_id": a.ID, "type": a.Type, "name": a.Name})})
 }

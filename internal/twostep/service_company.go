@@ -6,7 +6,7 @@ import (
 
 // CreateCompany creates a company with the starting settings. Only callers
 // that are not limited to one company may.
-func (s *Service) CreateCompany(ctx context.Context, c Caller, name string) (Company, error) {
+func (s *Directory) CreateCompany(ctx context.Context, c Caller, name string) (Company, error) {
 	if c.Scope != "" {
 		return Company{}, &Error{Code: CodeForbidden, Message: "this API key is limited to one company and cannot create companies"}
 	}
@@ -34,7 +34,7 @@ func (s *Service) CreateCompany(ctx context.Context, c Caller, name string) (Com
 }
 
 // Company reads a company with its settings.
-func (s *Service) Company(ctx context.Context, c Caller, id string) (Company, error) {
+func (s *Directory) Company(ctx context.Context, c Caller, id string) (Company, error) {
 	var co Company
 	err := s.view(ctx, func(tx Tx) error {
 		var err error
@@ -47,7 +47,7 @@ func (s *Service) Company(ctx context.Context, c Caller, id string) (Company, er
 // UpdateSettings applies a partial update to a company's settings and
 // writes one audit event per changed field, in the same transaction. A
 // patch that changes nothing writes nothing.
-func (s *Service) UpdateSettings(ctx context.Context, c Caller, companyID string, p SettingsPatch) (Settings, error) {
+func (s *Directory) UpdateSettings(ctx context.Context, c Caller, companyID string, p SettingsPatch) (Settings, error) {
 	var out Settings
 	err := s.update(ctx, func(tx Tx) error {
 		co, actor, err := s.company(ctx, tx, c, companyID, true)

@@ -22,7 +22,7 @@ type Page struct {
 
 // pageCaller opens the challenge of a hosted page's token: the token is the
 // page's only credential, so it acts for the challenge's company alone.
-func (s *Service) pageCaller(ctx context.Context, token, ip, userAgent string) (string, Caller, error) {
+func (s *SignIns) pageCaller(ctx context.Context, token, ip, userAgent string) (string, Caller, error) {
 	var ch Challenge
 	err := s.view(ctx, func(tx Tx) error {
 		var err error
@@ -36,7 +36,7 @@ func (s *Service) pageCaller(ctx context.Context, token, ip, userAgent string) (
 }
 
 // PageChallenge reads the hosted page's challenge.
-func (s *Service) PageChallenge(ctx context.Context, token string) (Page, error) {
+func (s *SignIns) PageChallenge(ctx context.Context, token string) (Page, error) {
 	id, c, err := s.pageCaller(ctx, token, "", "")
 	if err != nil {
 		return Page{}, err
@@ -46,7 +46,7 @@ func (s *Service) PageChallenge(ctx context.Context, token string) (Page, error)
 
 // page reads the challenge with its company, and signs the result of an
 // approved one.
-func (s *Service) page(ctx context.Context, c Caller, id string) (Page, error) {
+func (s *SignIns) page(ctx context.Context, c Caller, id string) (Page, error) {
 	var p Page
 	err := s.view(ctx, func(tx Tx) error {
 		cc, err := s.loadChallenge(ctx, tx, c, id, false)
@@ -66,7 +66,7 @@ func (s *Service) page(ctx context.Context, c Caller, id string) (Page, error) {
 }
 
 // PageVerify checks a code typed on the hosted page.
-func (s *Service) PageVerify(ctx context.Context, token string, proof Proof, ip, userAgent string) (Page, VerifyResult, error) {
+func (s *SignIns) PageVerify(ctx context.Context, token string, proof Proof, ip, userAgent string) (Page, VerifyResult, error) {
 	id, c, err := s.pageCaller(ctx, token, ip, userAgent)
 	if err != nil {
 		return Page{}, "", err
@@ -80,7 +80,7 @@ func (s *Service) PageVerify(ctx context.Context, token string, proof Proof, ip,
 }
 
 // PageResend sends a new code from the hosted page.
-func (s *Service) PageResend(ctx context.Context, token string, channel Channel, ip, userAgent string) (Page, error) {
+func (s *SignIns) PageResend(ctx context.Context, token string, channel Channel, ip, userAgent string) (Page, error) {
 	id, c, err := s.pageCaller(ctx, token, ip, userAgent)
 	if err != nil {
 		return Page{}, err
@@ -107,7 +107,7 @@ func ResultURL(returnURL, token string) string {
 }
 
 // JWKS returns the public keys of signed results.
-func (s *Service) JWKS() []result.JWK {
+func (s *SignIns) JWKS() []result.JWK {
 	if s.signer == nil {
 		return []result.JWK{}
 	}
@@ -133,7 +133,7 @@ func resultClaims(ch Challenge, u User) result.Claims {
 
 // Stats returns a company's daily sign-in activity for the last days days,
 // oldest first, with a zero entry for days without any.
-func (s *Service) Stats(ctx context.Context, c Caller, companyID string, days int) ([]DayStats, error) {
+func (s *SignIns) Stats(ctx context.Context, c Caller, companyID string, days int) ([]DayStats, error) {
 	var out []DayStats
 	err := s.view(ctx, func(tx Tx) error {
 		if _, _, err := s.company(ctx, tx, c, companyID, false); err != nil {

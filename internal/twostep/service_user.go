@@ -10,7 +10,7 @@ var errExternalIDTaken = &Error{Code: CodeConflict, Field: "external_id", Messag
 
 // CreateUser creates a user. The 2FA switches the input leaves unset come
 // from the company's default settings.
-func (s *Service) CreateUser(ctx context.Context, c Caller, companyID string, in NewUser) (User, error) {
+func (s *Directory) CreateUser(ctx context.Context, c Caller, companyID string, in NewUser) (User, error) {
 	u := User{ExternalID: in.ExternalID, Name: in.Name, Email: in.Email, Phone: in.Phone, Role: in.Role, CompanyID: companyID}
 	id, err := newID(s.rand, prefixUser)
 	if err != nil {
@@ -47,7 +47,7 @@ func (s *Service) CreateUser(ctx context.Context, c Caller, companyID string, in
 }
 
 // User reads one user.
-func (s *Service) User(ctx context.Context, c Caller, companyID, userID string) (User, error) {
+func (s *Directory) User(ctx context.Context, c Caller, companyID, userID string) (User, error) {
 	var u User
 	err := s.view(ctx, func(tx Tx) error {
 		if _, _, err := s.company(ctx, tx, c, companyID, false); err != nil {
@@ -61,7 +61,7 @@ func (s *Service) User(ctx context.Context, c Caller, companyID, userID string) 
 }
 
 // user reads a user of a company, reporting a missing one as not found.
-func (s *Service) user(ctx context.Context, tx Tx, companyID, userID string, forUpdate bool) (User, error) {
+func (s *core) user(ctx context.Context, tx Tx, companyID, userID string, forUpdate bool) (User, error) {
 	read := tx.User
 	if forUpdate {
 		read = tx.UserForUpdate
@@ -74,7 +74,7 @@ func (s *Service) user(ctx context.Context, tx Tx, companyID, userID string, for
 }
 
 // Users lists a company's users by name, a page at a time.
-func (s *Service) Users(ctx context.Context, c Caller, companyID string, f UserFilter) ([]User, string, error) {
+func (s *Directory) Users(ctx context.Context, c Caller, companyID string, f UserFilter) ([]User, string, error) {
 	var (
 		users []User
 		next  string
@@ -100,7 +100,7 @@ func (s *Service) Users(ctx context.Context, c Caller, companyID string, f UserF
 // UpdateUser applies a partial update to a user. Changes to the user's
 // details are audited as user.updated; changes to the 2FA switches as
 // user.2fa_enabled / user.2fa_disabled, one event per app.
-func (s *Service) UpdateUser(ctx context.Context, c Caller, companyID, userID string, p UserPatch) (User, error) {
+func (s *Directory) UpdateUser(ctx context.Context, c Caller, companyID, userID string, p UserPatch) (User, error) {
 	var out User
 	err := s.update(ctx, func(tx Tx) error {
 		_, actor, err := s.company(ctx, tx, c, companyID, false)
@@ -179,7 +179,7 @@ func (s *Service) UpdateUser(ctx context.Context, c Caller, companyID, userID st
 
 // SetTwoFA turns 2FA on or off for one user and app, audited. Setting the
 // value it already has changes nothing and writes nothing.
-func (s *Service) SetTwoFA(ctx context.Context, c Caller, companyID, userID string, app App, enabled bool) (User, error) {
+func (s *Directory) SetTwoFA(ctx context.Context, c Caller, companyID, userID string, app App, enabled bool) (User, error) {
 	var out User
 	err := s.update(ctx, func(tx Tx) error {
 		_, actor, err := s.company(ctx, tx, c, companyID, false)
@@ -209,7 +209,7 @@ func (s *Service) SetTwoFA(ctx context.Context, c Caller, companyID, userID stri
 }
 
 // auditTwoFA writes one event per app whose switch differs between from and to.
-func (s *Service) auditTwoFA(ctx context.Context, tx Tx, c Caller, actor Actor, from, to User) error {
+func (s *Directory) auditTwoFA(ctx context.Context, tx Tx, c Caller, actor Actor, from, to User) error {
 	for _, app := range Apps {
 		was, is := from.TwoFA.For(app), to.TwoFA.For(app)
 		if was == is {
@@ -231,7 +231,7 @@ func (s *Service) auditTwoFA(ctx context.Context, tx Tx, c Caller, actor Actor, 
 
 // DeleteUser deletes a user, audited. Their audit events stay, with the
 // name they had.
-func (s *Service) DeleteUser(ctx context.Context, c Caller, companyID, userID string) error {
+func (s *Directory) DeleteUser(ctx context.Context, c Caller, companyID, userID string) error {
 	return s.update(ctx, func(tx Tx) error {
 		_, actor, err := s.company(ctx, tx, c, companyID, false)
 		if err != nil {

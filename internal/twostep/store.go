@@ -18,22 +18,29 @@ type Store interface {
 
 // Tx is what the service may ask of the store inside a transaction. The
 // store answers questions atomically; it does not decide. Methods return
-// ErrNotFound and ErrConflict for missing and colliding rows.
+// ErrNotFound and ErrConflict for missing and colliding rows. It is the
+// sum of the small stores each part of the service uses, declared beside
+// that part; code that needs one of them takes that one (as the proof
+// methods take an AuthenticatorStore).
 type Tx interface {
 	// Now is the database's clock, read once per transaction: instances
 	// whose own clocks disagree still agree on expiry and lockouts.
 	Now(ctx context.Context) (time.Time, error)
+	// Directory.
 	CompanyStore
 	UserStore
-	AuditStore
 	APIKeyStore
+	// SignIns and Enrolment.
 	ChallengeStore
-	AuthenticatorStore
-	EnrollmentStore
-	OutboxStore
 	LimitStore
-	AdminStore
 	StatsStore
+	AuthenticatorStore // authenticator.go
+	EnrollmentStore    // enrollment.go
+	// Accounts.
+	AdminStore
+	// Every part.
+	AuditStore
+	OutboxStore
 	PruneStore
 }
 
