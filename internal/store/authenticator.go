@@ -129,19 +129,19 @@ func (t *Tx) CreateEnrollment(ctx context.Context, e twostep.Enrollment) error {
 // Enrollment reads an enrolment link by its token's hash.
 func (t *Tx) Enrollment(ctx context.Context, tokenHash string) (twostep.Enrollment, error) {
 	var (
-		e                twostep.Enrollment
-		created, expires int64
+		e                      twostep.Enrollment
+		created, expires, used int64
 	)
 	err := t.queryRow(ctx, `
-		SELECT token_hash, company_id, user_id, challenge_id, return_url, created_at, expires_at
+		SELECT token_hash, company_id, user_id, challenge_id, return_url, created_at, expires_at, used_at
 		FROM enrollments WHERE token_hash = $1`, tokenHash).Scan(&e.TokenHash, &e.CompanyID, &e.UserID,
-		&e.ChallengeID, &e.ReturnURL, &created, &expires)
-	e.CreatedAt, e.ExpiresAt = fromMicros(created), fromMicros(expires)
+		&e.ChallengeID, &e.ReturnURL, &created, &expires, &used)
+	e.CreatedAt, e.ExpiresAt, e.UsedAt = fromMicros(created), fromMicros(expires), fromMicros(used)
 	return e, t.fail(err)
 }
 
-// DeleteEnrollment removes an enrolment link; ErrNotFound when it is gone
-// already.
-func (t *Tx) DeleteEnrollment(ctx context.Context, tokenHash string) error {
-	return t.execOne(ctx, `DELETE FROM enrollments WHERE token_hash = $1`, tokenHash)
+// UseEnrollment marks an enrolment link finished, once: ErrNotFound when
+// it is finished already.
+func (t *Tx) UseEnrollment(ctx context.Context, tokenHash string, at time.Time) error {
+	return t.execOne(ctx, `UPDATE enrollments SET used_at = $2 WHERE token_hash = $1 AND used_at = 0`, tokenHash, micros(at))
 }

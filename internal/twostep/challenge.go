@@ -165,15 +165,19 @@ func (ch Challenge) view(now time.Time, policy policy, l Lockout, d Delivery, co
 		FailedAttempts: l.Failures, Delivery: d}
 	over := ch.over(now)
 	sent := ch.expects().sent()
+	// A sent code that expired ends the challenge only when nothing else
+	// can prove it: an authenticator app or a recovery code still can,
+	// until the challenge's own end.
+	codeOut := sent && !now.Before(ch.CodeExpiresAt) && !policy.strength.totp() && policy.strength.factors.RecoveryCodes == 0
 	v.ExpiresAt = ch.CodeExpiresAt
-	if !sent {
+	if !sent || (!now.Before(ch.CodeExpiresAt) && !codeOut) {
 		v.ExpiresAt = ch.ends()
 	}
 	if ch.Status == StatusPending {
 		switch {
 		case l.Locked(now):
 			v.Status, v.LockedUntil = StatusLocked, l.LockedUntil
-		case over || (sent && !now.Before(ch.CodeExpiresAt)):
+		case over || codeOut:
 			v.Status = StatusExpired
 		}
 	}
@@ -187,7 +191,7 @@ func (ch Challenge) view(now time.Time, policy policy, l Lockout, d Delivery, co
 	if ch.Status == StatusPending && !over {
 		v.ChannelsAvailable = policy.sendable(ch, now)
 		v.MethodsAvailable = policy.methods(ch, now)
-		if ch.Sends < SendsPerChallenge {
+		if ch.Sends < SendsPerChallenge && len(v.ChannelsAvailable) > 0 {
 			v.ResendAvailableAt = ch.LastSentAt.Add(cooldown)
 			if ch.Sends == 0 {
 				v.ResendAvailableAt = ch.CreatedAt

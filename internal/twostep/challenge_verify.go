@@ -161,7 +161,9 @@ func (s *SignIns) Verify(ctx context.Context, c Caller, id string, in Proof) (Ch
 		if method == "" {
 			method = ch.expects()
 		}
-		if !hasMethod(p.methods(ch, now), method) {
+		// A recovery code is always a guess worth counting: a used or
+		// unknown one is wrong, even when the user has none left.
+		if !hasMethod(p.methods(ch, now), method) && method != MethodRecoveryCode {
 			return Invalid("method", "%s cannot be used for this sign-in now", method)
 		}
 		code, err := Proof{in.Code, method}.normalize()

@@ -17,6 +17,7 @@ type Enrollment struct {
 	ReturnURL   string
 	CreatedAt   time.Time
 	ExpiresAt   time.Time
+	UsedAt      time.Time // when it was finished; zero while it works
 }
 
 // EnrollmentLifetime is how long an enrolment link works.
@@ -24,11 +25,14 @@ const EnrollmentLifetime = 30 * time.Minute
 
 // EnrollmentStore keeps enrolment links.
 type EnrollmentStore interface {
+	// CreateEnrollment returns ErrConflict for a second link of one
+	// sign-in.
 	CreateEnrollment(ctx context.Context, e Enrollment) error
 	// Enrollment finds a link by its token's hash.
 	Enrollment(ctx context.Context, tokenHash string) (Enrollment, error)
-	// DeleteEnrollment returns ErrNotFound when the link is gone already.
-	DeleteEnrollment(ctx context.Context, tokenHash string) error
+	// UseEnrollment marks a link finished, once; ErrNotFound when it is
+	// finished already.
+	UseEnrollment(ctx context.Context, tokenHash string, at time.Time) error
 }
 
 // StartEnrollment makes an enrolment link for a user, to the hosted page

@@ -7,6 +7,9 @@ import (
 	"github.com/twostep/twostep/result"
 )
 
+// errEnrollmentStarted answers a second enrolment from one sign-in.
+var errEnrollmentStarted = &Error{Code: CodeNotFound, Message: "Set-up has been started for this sign-in already. Go back and sign in again."}
+
 // errEnrollmentInvalid answers an enrolment link that opens nothing.
 var errEnrollmentInvalid = &Error{Code: CodeNotFound, Message: "This link has expired or has been used. Go back and start again."}
 
@@ -42,7 +45,7 @@ func (s *Enrolment) enrollmentCaller(ctx context.Context, token, ip, userAgent s
 			return err
 		}
 		now, err := tx.Now(ctx)
-		if err == nil && !now.Before(e.ExpiresAt) {
+		if err == nil && (!now.Before(e.ExpiresAt) || !e.UsedAt.IsZero()) {
 			return errEnrollmentInvalid
 		}
 		return err
@@ -105,15 +108,32 @@ func (s *Enrolment) EnrollConfirm(ctx context.Context, token, appID, code, ip, u
 	return s.NewRecoveryCodes(ctx, c, e.CompanyID, e.UserID)
 }
 
-// EnrollRecoveryCodes gives the user of an enrolment page a new set of
-// recovery codes.
+// EnrollRecoveryCodes gives the user of an enrolment page, who has an
+// authenticator app, a new set of recovery codes. Without an app it is
+// refused: recovery codes made on the page would otherwise stand in for
+// the app that strong authentication asks for, for ever.
 func (s *Enrolment) EnrollRecoveryCodes(ctx context.Context, token, ip, userAgent string) ([]string, error) {
 	e, c, err := s.enrollmentCaller(ctx, token, ip, userAgent)
 	if err != nil {
 		return nil, err
 	}
+	var f Factors
+	if err := s.view(ctx, func(tx Tx) error {
+		var err error
+		f, err = tx.Factors(ctx, e.CompanyID, e.UserID)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if f.TOTP == 0 && f.WebAuthn == 0 {
+		return nil, errNeedsApp
+	}
 	return s.NewRecoveryCodes(ctx, c, e.CompanyID, e.UserID)
 }
+
+// errNeedsApp answers a request for recovery codes from a user without an
+// authenticator.
+var errNeedsApp = &Error{Code: CodeForbidden, Message: "Set up an authenticator app first; recovery codes come with it."}
 
 // FinishEnrollment ends an enrolment link and returns where the user goes
 // next: the return URL; for a sign-in that sent the user here, with the
@@ -126,9 +146,13 @@ func (s *Enrolment) FinishEnrollment(ctx context.Context, token string) (string,
 	}
 	next := e.ReturnURL
 	err = s.update(ctx, func(tx Tx) error {
-		// Deleting it first makes finishing happen once, however many
-		// requests race: the others find nothing to delete.
-		if err := tx.DeleteEnrollment(ctx, e.TokenHash); errors.Is(err, ErrNotFound) {
+		now, err := tx.Now(ctx)
+		if err != nil {
+			return err
+		}
+		// Marking it finished first makes finishing happen once, however
+		// many requests race: the others find it finished.
+		if err := tx.UseEnrollment(ctx, e.TokenHash, now); errors.Is(err, ErrNotFound) {
 			return errEnrollmentInvalid
 		} else if err != nil {
 			return err
@@ -174,9 +198,15 @@ func (s *Enrolment) PageEnrollment(ctx context.Context, verifyToken string) (str
 			!cc.now.Before(cc.ch.ApprovedAt.Add(result.TTL)) {
 			return errPageInvalid
 		}
-		return tx.CreateEnrollment(ctx, Enrollment{TokenHash: tokenHash(token), CompanyID: cc.ch.CompanyID,
+		// One link per sign-in (a unique index): the result it hands back
+		// is minted once, within the link's 30 minutes.
+		err = tx.CreateEnrollment(ctx, Enrollment{TokenHash: tokenHash(token), CompanyID: cc.ch.CompanyID,
 			UserID: cc.ch.UserID, ChallengeID: cc.ch.ID, ReturnURL: cc.ch.ReturnURL, CreatedAt: cc.now,
 			ExpiresAt: cc.now.Add(EnrollmentLifetime)})
+		if errors.Is(err, ErrConflict) {
+			return errEnrollmentStarted
+		}
+		return err
 	})
 	return token, err
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/twostep/twostep/internal/providertest"
 	"github.com/twostep/twostep/internal/storetest"
 	"github.com/twostep/twostep/internal/twostep"
+	"github.com/twostep/twostep/result"
 )
 
 // enrol adds and confirms an authenticator app for the sign-in's user and
@@ -165,6 +166,29 @@ func TestSignInWithAuthenticatorApp(t *testing.T) {
 		smsCode := s.code(t, v.ID)
 		if _, r, err := s.verifyWith(t, v.ID, "", smsCode); err != nil || r != twostep.ResultApproved {
 			t.Fatalf("the SMS code: %s, %v", r, err)
+		}
+		// An SMS code that expired does not end a sign-in the app can
+		// still prove.
+		s.nextStep()
+		v = s.start(t)
+		if _, err := s.svc.Resend(s.ctx, s.platform, v.ID, twostep.ChannelSMS); err != nil {
+			t.Fatal(err)
+		}
+		s.clock.Advance(6 * time.Minute)
+		got, _ = s.svc.Challenge(s.ctx, s.platform, v.ID)
+		if got.Status != twostep.StatusPending || !got.ExpiresAt.Equal(got.CreatedAt.Add(twostep.ChallengeLifetime)) {
+			t.Fatalf("after the SMS code expired: %s, expires %v", got.Status, got.ExpiresAt)
+		}
+		_, _, err = s.verifyWith(t, v.ID, twostep.MethodSMS, smsCode)
+		wantCode(t, err, twostep.CodeExpired, "")
+		if _, r, err := s.verifyWith(t, v.ID, twostep.MethodTOTP, providertest.TOTP(key, s.clock.Now())); err != nil || r != twostep.ResultApproved {
+			t.Fatalf("the app after the SMS expired: %s, %v", r, err)
+		}
+		// A recovery code when the user has none is a wrong guess, counted.
+		s.nextStep()
+		v = s.start(t)
+		if got, r, err := s.verifyWith(t, v.ID, twostep.MethodRecoveryCode, "aaaa-bbbb-cccc-dddd"); err != nil || r != twostep.ResultRejected || got.FailedAttempts != 1 {
+			t.Fatalf("a recovery code without any: %s, %v", r, err)
 		}
 
 		// An app turned off by the company is not offered.
@@ -378,8 +402,16 @@ func TestStrongAuthenticationPolicy(t *testing.T) {
 		if err != nil || res.EnrollmentRequired {
 			t.Fatalf("manager: %+v, %v", res.EnrollmentRequired, err)
 		}
-		// After it: refused.
+		// After it: refused; turning the requirement off and on again does
+		// not start the grace period afresh.
 		s.clock.Advance(3 * 24 * time.Hour)
+		_, err = s.svc.CreateChallenge(s.ctx, s.platform, s.co.ID, s.user.ID, twostep.NewChallenge{App: "web"})
+		wantCode(t, err, twostep.CodeEnrollment, "")
+		for _, p := range []string{`{"strong_authentication":{"web":false}}`, `{"strong_authentication":{"web":true}}`} {
+			if _, err := s.svc.UpdateSettings(s.ctx, s.platform, s.co.ID, patch(t, p)); err != nil {
+				t.Fatal(err)
+			}
+		}
 		_, err = s.svc.CreateChallenge(s.ctx, s.platform, s.co.ID, s.user.ID, twostep.NewChallenge{App: "web"})
 		wantCode(t, err, twostep.CodeEnrollment, "")
 		// Raising the grace days lengthens it again; lowering shortens it.
@@ -407,6 +439,9 @@ func TestStrongAuthenticationPolicy(t *testing.T) {
 			!slices.Equal(v.MethodsAvailable, []twostep.Method{twostep.MethodTOTP, twostep.MethodRecoveryCode}) {
 			t.Fatalf("strong with an app: %+v", v)
 		}
+		if !v.ResendAvailableAt.IsZero() {
+			t.Fatalf("a resend time %v where nothing may be sent", v.ResendAvailableAt)
+		}
 		_, err = s.svc.Resend(s.ctx, s.platform, v.ID, twostep.ChannelSMS)
 		wantCode(t, err, twostep.CodeInvalidValue, "channel")
 		_, _, err = s.verifyWith(t, v.ID, twostep.MethodSMS, "123456")
@@ -414,5 +449,63 @@ func TestStrongAuthenticationPolicy(t *testing.T) {
 		if _, r, err := s.verifyWith(t, v.ID, "", providertest.TOTP(key, s.clock.Now())); err != nil || r != twostep.ResultApproved {
 			t.Fatalf("app code: %s, %v", r, err)
 		}
+	})
+}
+
+// TestEnrollmentFromASignIn follows a hosted sign-in in its grace period
+// into enrolment: one enrolment link per sign-in, finished once, minting
+// the sign-in's result once; recovery codes only with an app.
+func TestEnrollmentFromASignIn(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, url string) {
+		f := newFixture(t, url, func(o *twostep.Options) { o.Signer = result.NewSigner(make([]byte, 32), "https://2fa.example.com") })
+		co := f.company(t, "Acme")
+		if _, err := f.svc.UpdateSettings(f.ctx, f.platform, co.ID, patch(t, `{"strong_authentication":{"web":true},"allowed_return_origins":["https://app.acme.test"]}`)); err != nil {
+			t.Fatal(err)
+		}
+		u, err := f.svc.CreateUser(f.ctx, f.platform, co.ID, twostep.NewUser{Name: "Anna", Email: "anna@acme.com",
+			TwoFA: twostep.Some(twostep.TwoFAPatch{Web: twostep.Some(true)})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := f.svc.CreateChallenge(f.ctx, f.platform, co.ID, u.ID, twostep.NewChallenge{App: "web", ReturnURL: "https://app.acme.test/back"})
+		if err != nil || !res.EnrollmentRequired {
+			t.Fatalf("%+v, %v", res.EnrollmentRequired, err)
+		}
+		// Enrolment is for approved sign-ins only.
+		if _, err := f.svc.PageEnrollment(f.ctx, res.VerifyToken); err == nil {
+			t.Fatal("enrolment before the code")
+		}
+		if _, r, err := f.svc.PageVerify(f.ctx, res.VerifyToken, twostep.Proof{Code: f.code(t, res.ID)}, "", ""); err != nil || r != twostep.ResultApproved {
+			t.Fatalf("the code: %s, %v", r, err)
+		}
+		token, err := f.svc.PageEnrollment(f.ctx, res.VerifyToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.svc.PageEnrollment(f.ctx, res.VerifyToken)
+		wantCode(t, err, twostep.CodeNotFound, "")
+		_, err = f.svc.EnrollRecoveryCodes(f.ctx, token, "", "")
+		wantCode(t, err, twostep.CodeForbidden, "")
+
+		a, err := f.svc.EnrollApp(f.ctx, token, "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pg, err := f.svc.OpenEnrollment(f.ctx, token, a.ID)
+		if err != nil || pg.Pending == nil || pg.Pending.Secret != a.Secret || !pg.Later {
+			t.Fatalf("the page with the pending app: %+v, %v", pg.Pending, err)
+		}
+		codes, err := f.svc.EnrollConfirm(f.ctx, token, a.ID, providertest.TOTP(a.Secret, f.clock.Now()), "", "")
+		if err != nil || len(codes) != 10 {
+			t.Fatalf("confirm: %d codes, %v", len(codes), err)
+		}
+		next, err := f.svc.FinishEnrollment(f.ctx, token)
+		if err != nil || !regexp.MustCompile(`^https://app\.acme\.test/back\?twostep_result=`).MatchString(next) {
+			t.Fatalf("finish: %s, %v", next, err)
+		}
+		_, err = f.svc.FinishEnrollment(f.ctx, token)
+		wantCode(t, err, twostep.CodeNotFound, "")
+		_, err = f.svc.OpenEnrollment(f.ctx, token, "")
+		wantCode(t, err, twostep.CodeNotFound, "")
 	})
 }

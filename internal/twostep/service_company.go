@@ -68,7 +68,7 @@ func (s *Directory) UpdateSettings(ctx context.Context, c Caller, companyID stri
 		if next.UpdatedAt, err = tx.Now(ctx); err != nil {
 			return err
 		}
-		next.startStrong(co.Settings, next.UpdatedAt)
+		next.startStrong(next.UpdatedAt)
 		if err := tx.UpdateSettings(ctx, companyID, next); err != nil {
 			return err
 		}

@@ -15,8 +15,8 @@ type AuthenticatorKindsPatch struct {
 	WebAuthn Optional[bool] `json:"webauthn"`
 }
 
-// StrongSince is when strong authentication was last turned on per app;
-// zero while it is off.
+// StrongSince is when strong authentication first applied per app; zero
+// until it has.
 type StrongSince struct {
 	Web     time.Time
 	Manager time.Time
@@ -84,21 +84,20 @@ func (p SettingsPatch) applyStrong(s Settings, next *Settings, general func(fiel
 	return nil
 }
 
-// startStrong sets when strong authentication began for each app it was
-// just turned on for, and clears it for each turned off.
-func (s *Settings) startStrong(prev Settings, now time.Time) {
+// startStrong records when strong authentication first applied to each
+// app it is on for. Turning it off and on again keeps that time: grace
+// periods run from when the requirement first applied (raise
+// enrollment_grace_days to give more time).
+func (s *Settings) startStrong(now time.Time) {
 	for _, a := range []struct {
-		on, was bool
-		since   *time.Time
+		on    bool
+		since *time.Time
 	}{
-		{s.StrongAuthentication.Web, prev.StrongAuthentication.Web, &s.StrongSince.Web},
-		{s.StrongAuthentication.Manager, prev.StrongAuthentication.Manager, &s.StrongSince.Manager},
+		{s.StrongAuthentication.Web, &s.StrongSince.Web},
+		{s.StrongAuthentication.Manager, &s.StrongSince.Manager},
 	} {
-		switch {
-		case a.on && !a.was:
+		if a.on && a.since.IsZero() {
 			*a.since = now
-		case !a.on:
-			*a.since = time.Time{}
 		}
 	}
 }

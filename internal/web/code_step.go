@@ -63,8 +63,11 @@ func newCodeStep(v twostep.ChallengeView, now time.Time, mode twostep.Method, pa
 		Forever: v.LockedUntil.Year() >= 9999, CanResend: !v.ResendAvailableAt.IsZero()}
 	if v.Status == twostep.StatusExpired {
 		st.Over = !now.Before(v.CreatedAt.Add(twostep.ChallengeLifetime))
-		st.Expired = !st.Over && mode == ""
 	}
+	// The sent code's time is up, though an authenticator app or a
+	// recovery code may still prove the sign-in.
+	codeOut := v.Status == twostep.StatusExpired || (v.Status == twostep.StatusPending && v.Channel != "" && !now.Before(v.CodeExpiresAt))
+	st.Expired = !st.Over && mode == "" && codeOut
 	st.Void = mode == "" && v.Status == twostep.StatusPending && v.AttemptsRemaining == 0
 	if st.ExpiresIn < 0 {
 		st.ExpiresIn = 0

@@ -17,7 +17,7 @@ ALTER TABLE companies ADD COLUMN authenticators_totp BOOLEAN NOT NULL DEFAULT TR
 ALTER TABLE companies ADD COLUMN authenticators_webauthn BOOLEAN NOT NULL DEFAULT TRUE;
 ALTER TABLE companies ADD COLUMN strong_web BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE companies ADD COLUMN strong_manager BOOLEAN NOT NULL DEFAULT FALSE;
--- When strong authentication was last turned on per app: a user's grace
+-- When strong authentication first applied per app: a user's grace
 -- period runs from then (or from the user's creation, if later).
 ALTER TABLE companies ADD COLUMN strong_web_since BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE companies ADD COLUMN strong_manager_since BIGINT NOT NULL DEFAULT 0;
@@ -65,6 +65,9 @@ CREATE TABLE enrollments (
     challenge_id TEXT   NOT NULL DEFAULT '',
     return_url   TEXT   NOT NULL,
     created_at   BIGINT NOT NULL,
-    expires_at   BIGINT NOT NULL
+    expires_at   BIGINT NOT NULL,
+    used_at      BIGINT NOT NULL DEFAULT 0 -- finished: a link works to its end once
 );
 CREATE INDEX enrollments_by_expiry ON enrollments (expires_at);
+-- One enrolment per sign-in: the result it hands back is minted once.
+CREATE UNIQUE INDEX enrollments_by_challenge ON enrollments (challenge_id) WHERE challenge_id <> '';

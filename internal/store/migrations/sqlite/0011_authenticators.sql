@@ -29,7 +29,7 @@ ALTER TABLE companies ADD COLUMN authenticators_totp INTEGER NOT NULL DEFAULT 1 
 ALTER TABLE companies ADD COLUMN authenticators_webauthn INTEGER NOT NULL DEFAULT 1 CHECK (authenticators_webauthn IN (0, 1));
 ALTER TABLE companies ADD COLUMN strong_web INTEGER NOT NULL DEFAULT 0 CHECK (strong_web IN (0, 1));
 ALTER TABLE companies ADD COLUMN strong_manager INTEGER NOT NULL DEFAULT 0 CHECK (strong_manager IN (0, 1));
--- When strong authentication was last turned on per app: a user's grace
+-- When strong authentication first applied per app: a user's grace
 -- period runs from then (or from the user's creation, if later).
 ALTER TABLE companies ADD COLUMN strong_web_since INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE companies ADD COLUMN strong_manager_since INTEGER NOT NULL DEFAULT 0;
@@ -77,6 +77,9 @@ CREATE TABLE enrollments (
     challenge_id TEXT   NOT NULL DEFAULT '',
     return_url   TEXT   NOT NULL,
     created_at   INTEGER NOT NULL,
-    expires_at   INTEGER NOT NULL
+    expires_at   INTEGER NOT NULL,
+    used_at      INTEGER NOT NULL DEFAULT 0 -- finished: a link works to its end once
 ) STRICT;
 CREATE INDEX enrollments_by_expiry ON enrollments (expires_at);
+-- One enrolment per sign-in: the result it hands back is minted once.
+CREATE UNIQUE INDEX enrollments_by_challenge ON enrollments (challenge_id) WHERE challenge_id <> '';
