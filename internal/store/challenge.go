@@ -15,19 +15,19 @@ func (t *Tx) CreateChallenge(ctx context.Context, c twostep.Challenge) error {
 	_, err := t.exec(ctx, `
 		INSERT INTO challenges (id, company_id, user_id, app, status, channel, destination, code_hash,
 			code_attempts, code_expires_at, last_sent_at, sends, failures, sms_failed, ip, user_agent,
-			return_url, verify_token_hash, created_at, approved_at, nonce, method, enrollment_required, console)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`,
+			return_url, verify_token_hash, created_at, approved_at, nonce, method, enrollment_required, console, device_token_sealed)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`,
 		c.ID, c.CompanyID, c.UserID, c.App, c.Status, c.Channel, c.Destination, c.CodeHash,
 		c.CodeAttempts, micros(c.CodeExpiresAt), micros(c.LastSentAt), c.Sends, c.Failures, c.SMSFailed,
 		c.IP, c.UserAgent, c.ReturnURL, c.VerifyTokenHash, micros(c.CreatedAt), micros(c.ApprovedAt), c.Nonce,
-		c.Method, c.EnrollmentRequired, c.Console)
+		c.Method, c.EnrollmentRequired, c.Console, c.DeviceTokenSealed)
 	return t.fail(err)
 }
 
 const selectChallenge = `
 	SELECT id, company_id, user_id, app, status, channel, destination, code_hash, code_attempts,
 		code_expires_at, last_sent_at, sends, failures, sms_failed, ip, user_agent, return_url,
-		verify_token_hash, created_at, approved_at, nonce, method, enrollment_required, console
+		verify_token_hash, created_at, approved_at, nonce, method, enrollment_required, console, device_token_sealed
 	FROM challenges`
 
 func (t *Tx) scanChallenge(r rowScanner) (twostep.Challenge, error) {
@@ -38,7 +38,7 @@ func (t *Tx) scanChallenge(r rowScanner) (twostep.Challenge, error) {
 	err := r.Scan(&c.ID, &c.CompanyID, &c.UserID, &c.App, &c.Status, &c.Channel, &c.Destination,
 		&c.CodeHash, &c.CodeAttempts, &expires, &sent, &c.Sends, &c.Failures, &c.SMSFailed, &c.IP,
 		&c.UserAgent, &c.ReturnURL, &c.VerifyTokenHash, &created, &approved, &c.Nonce, &c.Method,
-		&c.EnrollmentRequired, &c.Console)
+		&c.EnrollmentRequired, &c.Console, &c.DeviceTokenSealed)
 	c.CodeExpiresAt, c.LastSentAt = fromMicros(expires), fromMicros(sent)
 	c.CreatedAt, c.ApprovedAt = fromMicros(created), fromMicros(approved)
 	return c, t.fail(err)
@@ -76,12 +76,12 @@ func (t *Tx) UpdateChallenge(ctx context.Context, prev, next twostep.Challenge) 
 	err := t.execOne(ctx, `
 		UPDATE challenges SET status = $6, channel = $7, destination = $8, code_hash = $9,
 			code_attempts = $10, code_expires_at = $11, last_sent_at = $12, sends = $13,
-			failures = $14, sms_failed = $15, approved_at = $16, method = $17
+			failures = $14, sms_failed = $15, approved_at = $16, method = $17, device_token_sealed = $18
 		WHERE id = $1 AND status = $2 AND code_hash = $3 AND code_attempts = $4 AND sends = $5`,
 		prev.ID, prev.Status, prev.CodeHash, prev.CodeAttempts, prev.Sends,
 		next.Status, next.Channel, next.Destination, next.CodeHash, next.CodeAttempts,
 		micros(next.CodeExpiresAt), micros(next.LastSentAt), next.Sends, next.Failures, next.SMSFailed,
-		micros(next.ApprovedAt), next.Method)
+		micros(next.ApprovedAt), next.Method, next.DeviceTokenSealed)
 	if errors.Is(err, twostep.ErrNotFound) {
 		return twostep.ErrConflict
 	}

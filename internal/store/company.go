@@ -24,14 +24,15 @@ func (t *Tx) CreateCompany(ctx context.Context, c twostep.Company) error {
 		INSERT INTO companies (id, name, created_at, delivery_method, contact_name, contact_email,
 			contact_phone, default_web, default_manager, sms_daily_cap, allowed_return_origins,
 			sms_countries, settings_updated_at, authenticators_totp, authenticators_webauthn,
-			strong_web, strong_manager, strong_web_since, strong_manager_since, enrollment_grace_days)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
+			strong_web, strong_manager, strong_web_since, strong_manager_since, enrollment_grace_days,
+			remember_web_days, remember_manager_days)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
 		c.ID, c.Name, micros(c.CreatedAt), s.DeliveryMethod, s.ResponsibleContact.Name,
 		s.ResponsibleContact.Email, s.ResponsibleContact.Phone, s.Defaults.Web, s.Defaults.Manager,
 		s.SMSDailyCap, string(origins), string(countries), micros(s.UpdatedAt),
 		s.Authenticators.TOTP, s.Authenticators.WebAuthn, s.StrongAuthentication.Web,
 		s.StrongAuthentication.Manager, micros(s.StrongSince.Web), micros(s.StrongSince.Manager),
-		s.EnrollmentGraceDays)
+		s.EnrollmentGraceDays, s.RememberDeviceDays.Web, s.RememberDeviceDays.Manager)
 	return t.fail(err)
 }
 
@@ -40,7 +41,8 @@ const selectCompany = `
 	SELECT id, name, created_at, delivery_method, contact_name, contact_email, contact_phone,
 		default_web, default_manager, sms_daily_cap, allowed_return_origins, sms_countries,
 		settings_updated_at, authenticators_totp, authenticators_webauthn, strong_web,
-		strong_manager, strong_web_since, strong_manager_since, enrollment_grace_days
+		strong_manager, strong_web_since, strong_manager_since, enrollment_grace_days,
+		remember_web_days, remember_manager_days
 	FROM companies`
 
 // Company reads a company and its settings.
@@ -65,7 +67,7 @@ func (t *Tx) scanCompany(row *sql.Row) (twostep.Company, error) {
 		&s.ResponsibleContact.Email, &s.ResponsibleContact.Phone, &s.Defaults.Web, &s.Defaults.Manager,
 		&s.SMSDailyCap, &origins, &countries, &updated, &s.Authenticators.TOTP, &s.Authenticators.WebAuthn,
 		&s.StrongAuthentication.Web, &s.StrongAuthentication.Manager, &strongWeb, &strongMg,
-		&s.EnrollmentGraceDays)
+		&s.EnrollmentGraceDays, &s.RememberDeviceDays.Web, &s.RememberDeviceDays.Manager)
 	if err != nil {
 		return c, t.fail(err)
 	}
@@ -96,13 +98,14 @@ func (t *Tx) UpdateSettings(ctx context.Context, companyID string, s twostep.Set
 			allowed_return_origins = $9, sms_countries = $10, settings_updated_at = $11,
 			authenticators_totp = $12, authenticators_webauthn = $13, strong_web = $14,
 			strong_manager = $15, strong_web_since = $16, strong_manager_since = $17,
-			enrollment_grace_days = $18
+			enrollment_grace_days = $18, remember_web_days = $19, remember_manager_days = $20
 		WHERE id = $1`,
 		companyID, s.DeliveryMethod, s.ResponsibleContact.Name, s.ResponsibleContact.Email,
 		s.ResponsibleContact.Phone, s.Defaults.Web, s.Defaults.Manager, s.SMSDailyCap,
 		string(origins), string(countries), micros(s.UpdatedAt), s.Authenticators.TOTP,
 		s.Authenticators.WebAuthn, s.StrongAuthentication.Web, s.StrongAuthentication.Manager,
-		micros(s.StrongSince.Web), micros(s.StrongSince.Manager), s.EnrollmentGraceDays)
+		micros(s.StrongSince.Web), micros(s.StrongSince.Manager), s.EnrollmentGraceDays,
+		s.RememberDeviceDays.Web, s.RememberDeviceDays.Manager)
 }
 
 // CompanyIDs lists company ids in order, after the given one.

@@ -31,6 +31,7 @@ const (
 	ActionAuthenticatorRemoved   Action = "user.authenticator_removed"
 	ActionRecoveryCodesGenerated Action = "user.recovery_codes_generated"
 	ActionRecoveryCodeUsed       Action = "user.recovery_code_used"
+	ActionDevicesRevoked         Action = "user.devices_revoked"
 	// The console's admins.
 	ActionAdminInvited             Action = "admin.invited"
 	ActionAdminRemoved             Action = "admin.removed"
@@ -46,6 +47,7 @@ var Actions = []Action{
 	ActionTwoFALocked, ActionTwoFAUnlocked,
 	ActionUserCreated, ActionUserUpdated, ActionUserDeleted, ActionDeliveryFailed,
 	ActionAuthenticatorAdded, ActionAuthenticatorRemoved, ActionRecoveryCodesGenerated, ActionRecoveryCodeUsed,
+	ActionDevicesRevoked,
 	ActionAdminInvited, ActionAdminRemoved, ActionAdminPasswordReset, ActionAdminPasswordSet,
 	ActionAdminSignedOutEverywhere,
 }

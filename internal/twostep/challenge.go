@@ -69,6 +69,9 @@ type Challenge struct {
 	// EnrollmentRequired: the app wants a strong authenticator that the
 	// user, in their grace period, has not added yet.
 	EnrollmentRequired bool
+	// DeviceTokenSealed is the device token an approval made on the hosted
+	// page, sealed, until the platform reads it once; "" otherwise.
+	DeviceTokenSealed string
 	// Console: the console's own sign-in of an admin, to which the
 	// company's strong-authentication policy for its apps does not apply.
 	Console   bool
@@ -157,6 +160,9 @@ type ChallengeView struct {
 	Delivery           Delivery
 	MethodsAvailable   []Method
 	ExpiresAt          time.Time // of the current code, or of the challenge when it expects no sent code
+	// DeviceToken is a new remembered device's token, in the one answer
+	// that hands it over.
+	DeviceToken string
 }
 
 // view computes what a reader of the challenge sees at now.

@@ -16,6 +16,9 @@ type NewChallenge struct {
 	// ASCII characters), echoed in the signed result so that the platform
 	// can tell its own sign-in's result from any other.
 	Nonce string `json:"nonce"`
+	// DeviceToken is a remembered device's token, from the platform's
+	// cookie: while it is good, the sign-in skips the second step.
+	DeviceToken string `json:"device_token"`
 }
 
 // maxNonceLen bounds a challenge's nonce.

@@ -3,6 +3,7 @@ package twostep
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // ChallengeResult is what starting a challenge gives: Required false when
@@ -13,6 +14,9 @@ type ChallengeResult struct {
 	Required bool
 	ChallengeView
 	VerifyToken string
+	// RememberedUntil is set when a remembered device let the sign-in
+	// skip the second step (Required false).
+	RememberedUntil time.Time
 }
 
 // CreateChallenge starts a sign-in's second step for a user and app: on
@@ -82,6 +86,16 @@ func (s *SignIns) startChallenge(ctx context.Context, c Caller, companyID, userI
 		}
 		if l.Locked(now) {
 			return lockedError(now, l.LockedUntil)
+		}
+		if !force {
+			d, ok, err := s.rememberedDevice(ctx, tx, co, u, app, in.DeviceToken, now)
+			if err != nil {
+				return err
+			}
+			if ok {
+				out = ChallengeResult{Required: false, RememberedUntil: d.ExpiresAt}
+				return nil
+			}
 		}
 		p, err := s.policyFor(ctx, tx, co, u, ch)
 		if err != nil {

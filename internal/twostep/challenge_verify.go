@@ -83,7 +83,10 @@ func (s *SignIns) presentWith(ctx context.Context, tx Tx, cc challengeContext, p
 	return cc.ch.view(cc.now, p, cc.lockout, d, s.cooldown), nil
 }
 
-// Challenge reads a challenge's current state.
+// Challenge reads a challenge's current state. The first read after an
+// approval on the hosted page that asked to remember the browser hands
+// over the device token, once: the read that clears it from the
+// challenge is the one that shows it.
 func (s *SignIns) Challenge(ctx context.Context, c Caller, id string) (ChallengeView, error) {
 	var out ChallengeView
 	err := s.view(ctx, func(tx Tx) error {
@@ -94,7 +97,23 @@ func (s *SignIns) Challenge(ctx context.Context, c Caller, id string) (Challenge
 		out, err = s.present(ctx, tx, cc)
 		return err
 	})
-	return out, err
+	if err != nil || out.DeviceTokenSealed == "" {
+		return out, err
+	}
+	token, err := s.sealer.open(out.DeviceTokenSealed, deviceSealBinding(out.ID))
+	if err != nil {
+		return out, Internal(err)
+	}
+	err = s.update(ctx, func(tx Tx) error { return tx.TakeDeviceToken(ctx, out.ID, out.DeviceTokenSealed) })
+	switch {
+	case errors.Is(err, ErrConflict): // another read took it
+	case err != nil:
+		return out, err
+	default:
+		out.DeviceToken = token
+	}
+	out.DeviceTokenSealed = ""
+	return out, nil
 }
 
 // VerifyResult says what a verification decided.
@@ -111,6 +130,12 @@ const (
 type Proof struct {
 	Code   string
 	Method Method
+	// Remember asks, on approval, for a remembered-device token, where
+	// the company remembers devices for the app. It comes back in the
+	// answer, unless KeepDeviceToken (the hosted page) keeps it sealed on
+	// the challenge for the platform to read once.
+	Remember        bool
+	KeepDeviceToken bool
 }
 
 // normalize checks the code's form for its method.
@@ -141,6 +166,7 @@ func (s *SignIns) Verify(ctx context.Context, c Caller, id string, in Proof) (Ch
 			return out, "", err
 		}
 	}
+	var device string
 	err := s.update(ctx, func(tx Tx) error {
 		cc, err := s.loadChallenge(ctx, tx, c, id, true)
 		if err != nil {
@@ -166,7 +192,7 @@ func (s *SignIns) Verify(ctx context.Context, c Caller, id string, in Proof) (Ch
 		if !hasMethod(p.methods(ch, now), method) && method != MethodRecoveryCode {
 			return Invalid("method", "%s cannot be used for this sign-in now", method)
 		}
-		code, err := Proof{in.Code, method}.normalize()
+		code, err := Proof{Code: in.Code, Method: method}.normalize()
 		if err != nil {
 			return err
 		}
@@ -188,6 +214,17 @@ func (s *SignIns) Verify(ctx context.Context, c Caller, id string, in Proof) (Ch
 				method = Method(ch.Channel) // the code came by the channel it went on
 			}
 			next.Method = method
+			if in.Remember {
+				token, sealed, err := s.rememberDevice(ctx, tx, cc)
+				if err != nil {
+					return err
+				}
+				if in.KeepDeviceToken {
+					next.DeviceTokenSealed = sealed
+				} else {
+					device = token
+				}
+			}
 			if err := tx.UpdateChallenge(ctx, ch, next); err != nil {
 				return conflictAsUsed(err)
 			}
@@ -197,6 +234,7 @@ func (s *SignIns) Verify(ctx context.Context, c Caller, id string, in Proof) (Ch
 				}
 				p.strength.factors.RecoveryCodes--
 			}
+
 			stats.Approved = 1
 			if l.Failures > 0 {
 				reset := l
@@ -223,6 +261,10 @@ func (s *SignIns) Verify(ctx context.Context, c Caller, id string, in Proof) (Ch
 			stats.Failed = 1
 			if failed.Locked(now) && !l.Locked(now) {
 				stats.Locked = 1
+				// A lock ends the user's remembered devices in the app.
+				if _, err := tx.DeleteDevices(ctx, ch.CompanyID, ch.UserID, ch.App); err != nil {
+					return err
+				}
 			}
 			for _, a := range actions {
 				if err := s.auditFailure(ctx, tx, cc, a, failed); err != nil {
@@ -234,6 +276,7 @@ func (s *SignIns) Verify(ctx context.Context, c Caller, id string, in Proof) (Ch
 		if out, err = s.presentWith(ctx, tx, cc, p); err != nil {
 			return err
 		}
+		out.DeviceToken = device
 		// Last, as the company's statistics row stays locked until the
 		// commit (see countSent).
 		return tx.AddStats(ctx, ch.CompanyID, stats)

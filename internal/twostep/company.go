@@ -73,7 +73,10 @@ type Settings struct {
 	StrongAuthentication Defaults
 	StrongSince          StrongSince
 	EnrollmentGraceDays  int
-	UpdatedAt            time.Time
+	// RememberDeviceDays is how long, per app, a browser the user asked to
+	// be remembered in skips the second step; 0 turns it off.
+	RememberDeviceDays AppDays
+	UpdatedAt          time.Time
 }
 
 // DefaultSMSDailyCap is a new company's daily SMS limit.
@@ -109,6 +112,7 @@ type SettingsPatch struct {
 	Authenticators       Optional[AuthenticatorKindsPatch] `json:"authenticators"`
 	StrongAuthentication Optional[DefaultsPatch]           `json:"strong_authentication"`
 	EnrollmentGraceDays  Optional[int]                     `json:"enrollment_grace_days"`
+	RememberDeviceDays   Optional[AppDaysPatch]            `json:"remember_device_days"`
 }
 
 // ContactPatch is a partial update of Contact; null or "" clears a field.
@@ -254,6 +258,9 @@ func (p SettingsPatch) apply(s Settings) (Settings, []settingChange, error) {
 		}
 	}
 	if err := p.applyStrong(s, &next, general); err != nil {
+		return s, nil, err
+	}
+	if err := p.applyRemember(&next, general); err != nil {
 		return s, nil, err
 	}
 	return next, changes, nil

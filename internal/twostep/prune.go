@@ -42,6 +42,8 @@ const (
 	PruneAuthenticators PruneKind = "unconfirmed_authenticators"
 	// PruneEnrollments: an enrolment link once it expired.
 	PruneEnrollments PruneKind = "enrollments"
+	// PruneDevices: a remembered device once it expired.
+	PruneDevices PruneKind = "devices"
 )
 
 // Retention of what pruning deletes by age.
@@ -92,6 +94,7 @@ func (s *Outbox) Prune(ctx context.Context) (map[PruneKind]int, error) {
 		{PruneStats, now.Add(-statsRetention)},
 		{PruneAuthenticators, now.Add(-UnconfirmedLifetime)},
 		{PruneEnrollments, now},
+		{PruneDevices, now},
 	}
 	out := map[PruneKind]int{}
 	for _, c := range cutoffs {

@@ -195,6 +195,10 @@ func (s *Enrolment) RemoveAuthenticator(ctx context.Context, c Caller, companyID
 		if !a.Confirmed() {
 			return nil // it never counted, so its going is no event
 		}
+		// Losing an authenticator ends the user's remembered devices.
+		if _, err := tx.DeleteDevices(ctx, companyID, userID, ""); err != nil {
+			return err
+		}
 		return s.auditAuthenticator(ctx, tx, c, actor, u, a, ActionAuthenticatorRemoved, now)
 	})
 }

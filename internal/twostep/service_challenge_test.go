@@ -736,7 +736,7 @@ func dumpTables(t *testing.T, url string) string {
 	t.Helper()
 	db := storetest.RawDB(t, url)
 	var b strings.Builder
-	for _, table := range []string{"companies", "users", "api_keys", "audit_events", "challenges", "lockouts", "outbox", "rate_limits", "counters", "authenticators", "recovery_codes", "enrollments"} {
+	for _, table := range []string{"companies", "users", "api_keys", "audit_events", "challenges", "lockouts", "outbox", "rate_limits", "counters", "authenticators", "recovery_codes", "enrollments", "devices"} {
 		rows, err := db.Query(`SELECT * FROM ` + table)
 		if err != nil {
 			t.Fatal(err)

@@ -72,6 +72,9 @@ func (s *Directory) UpdateSettings(ctx context.Context, c Caller, companyID stri
 		if err := tx.UpdateSettings(ctx, companyID, next); err != nil {
 			return err
 		}
+		if err := forgetDevicesTurnedOff(ctx, tx, companyID, co.Settings, next); err != nil {
+			return err
+		}
 		for _, ch := range changes {
 			e := AuditEvent{CompanyID: companyID, Time: next.UpdatedAt, Actor: actor, Action: ch.action, Details: details(ch.Change)}
 			if err := s.audit(ctx, tx, c, e); err != nil {

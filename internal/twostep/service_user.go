@@ -208,12 +208,16 @@ func (s *Directory) SetTwoFA(ctx context.Context, c Caller, companyID, userID st
 	return out, err
 }
 
-// auditTwoFA writes one event per app whose switch differs between from and to.
+// auditTwoFA writes one event per app whose switch differs between from
+// and to, and forgets the user's remembered devices in that app.
 func (s *Directory) auditTwoFA(ctx context.Context, tx Tx, c Caller, actor Actor, from, to User) error {
 	for _, app := range Apps {
 		was, is := from.TwoFA.For(app), to.TwoFA.For(app)
 		if was == is {
 			continue
+		}
+		if _, err := tx.DeleteDevices(ctx, to.CompanyID, to.ID, app); err != nil {
+			return err
 		}
 		action := ActionTwoFADisabled
 		if is {

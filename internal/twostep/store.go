@@ -36,6 +36,7 @@ type Tx interface {
 	StatsStore
 	AuthenticatorStore // authenticator.go
 	EnrollmentStore    // enrollment.go
+	DeviceStore        // device.go
 	// Accounts.
 	AdminStore
 	// Every part.
