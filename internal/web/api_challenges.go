@@ -29,6 +29,7 @@ type challengeJSON struct {
 	LockedUntil        *string           `json:"locked_until,omitempty"`
 	ResponsibleContact *contactJSON      `json:"responsible_contact,omitempty"`
 	VerifyURL          string            `json:"verify_url,omitempty"`
+	DeviceToken        string            `json:"device_token,omitempty"`
 	Delivery           *deliveryJSON     `json:"delivery"`
 	CreatedAt          string            `json:"created_at"`
 }
@@ -56,6 +57,7 @@ func toChallengeJSON(v twostep.ChallengeView) challengeJSON {
 		ResendAvailableAt: optionalTime(v.ResendAvailableAt, formatTime(v.ResendAvailableAt)),
 		LockedUntil:       optionalTime(v.LockedUntil, formatTime(v.LockedUntil)),
 		CreatedAt:         formatTime(v.CreatedAt),
+		DeviceToken:       v.DeviceToken,
 	}
 	if out.Method == "" { // a challenge from before methods
 		out.Method = twostep.Method(v.Channel)
@@ -89,6 +91,12 @@ func (s *Server) createChallenge(w http.ResponseWriter, r *http.Request, c twost
 		return err
 	}
 	if !res.Required {
+		w.Header().Set("Cache-Control", "no-store")
+		if !res.RememberedUntil.IsZero() {
+			writeJSON(w, http.StatusOK, map[string]any{"required": false, "reason": "remembered_device",
+				"remembered_until": formatTime(res.RememberedUntil)})
+			return nil
+		}
 		writeJSON(w, http.StatusOK, map[string]bool{"required": false})
 		return nil
 	}
@@ -109,14 +117,27 @@ func (s *Server) getChallenge(w http.ResponseWriter, r *http.Request, c twostep.
 	if err != nil {
 		return err
 	}
+	if v.DeviceToken != "" {
+		w.Header().Set("Cache-Control", "no-store")
+	}
 	writeJSON(w, http.StatusOK, toChallengeJSON(v))
+	return nil
+}
+
+// revokeDevices forgets every remembered device of a user.
+func (s *Server) revokeDevices(w http.ResponseWriter, r *http.Request, c twostep.Caller) error {
+	if _, err := s.svc.RevokeDevices(r.Context(), c, r.PathValue("company"), r.PathValue("user")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
 func (s *Server) verifyChallenge(w http.ResponseWriter, r *http.Request, c twostep.Caller) error {
 	var in struct {
-		Code   *string `json:"code"`
-		Method string  `json:"method"`
+		Code     *string `json:"code"`
+		Method   string  `json:"method"`
+		Remember bool    `json:"remember_device"`
 	}
 	if err := decode(w, r, &in); err != nil {
 		return err
@@ -124,7 +145,7 @@ func (s *Server) verifyChallenge(w http.ResponseWriter, r *http.Request, c twost
 	if in.Code == nil {
 		return twostep.Invalid("code", "code is required: the 6 digits the user received")
 	}
-	v, result, err := s.svc.Verify(r.Context(), c, r.PathValue("challenge"), twostep.Proof{Code: *in.Code, Method: twostep.Method(in.Method)})
+	v, result, err := s.svc.Verify(r.Context(), c, r.PathValue("challenge"), twostep.Proof{Code: *in.Code, Method: twostep.Method(in.Method), Remember: in.Remember})
 	if err != nil {
 		var e *twostep.Error
 		if errors.As(err, &e) && e.Code != twostep.CodeInvalidValue && e.Code != twostep.CodeNotFound {
@@ -135,6 +156,9 @@ func (s *Server) verifyChallenge(w http.ResponseWriter, r *http.Request, c twost
 	s.metrics.Verifications.WithLabelValues(string(result)).Inc()
 	out := toChallengeJSON(v)
 	out.Result = string(result)
+	if out.DeviceToken != "" {
+		w.Header().Set("Cache-Control", "no-store")
+	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }

@@ -25,6 +25,7 @@ type settingsJSON struct {
 	Authenticators       twostep.AuthenticatorKinds `json:"authenticators"`
 	StrongAuthentication twostep.Defaults           `json:"strong_authentication"`
 	EnrollmentGraceDays  int                        `json:"enrollment_grace_days"`
+	RememberDeviceDays   twostep.AppDays            `json:"remember_device_days"`
 	UpdatedAt            string                     `json:"updated_at"`
 }
 
@@ -58,6 +59,7 @@ func toSettingsJSON(s twostep.Settings) settingsJSON {
 		Authenticators:       s.Authenticators,
 		StrongAuthentication: s.StrongAuthentication,
 		EnrollmentGraceDays:  s.EnrollmentGraceDays,
+		RememberDeviceDays:   s.RememberDeviceDays,
 		UpdatedAt:            formatTime(s.UpdatedAt),
 	}
 }

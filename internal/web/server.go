@@ -130,6 +130,7 @@ func (s *Server) routes() {
 	s.handleAPI("DELETE /v1/companies/{company}/users/{user}/authenticators/{authenticator}", s.deleteAuthenticator)
 	s.handleAPI("POST /v1/companies/{company}/users/{user}/recovery-codes", s.createRecoveryCodes)
 	s.handleAPI("POST /v1/companies/{company}/users/{user}/enrollments", s.createEnrollment)
+	s.handleAPI("DELETE /v1/companies/{company}/users/{user}/devices", s.revokeDevices)
 	s.handleAPI("POST /v1/companies/{company}/users/{user}/challenges", s.createChallenge)
 	s.handleAPI("GET /v1/challenges/{challenge}", s.getChallenge)
 	s.handleAPI("POST /v1/challenges/{challenge}/verify", s.verifyChallenge)
