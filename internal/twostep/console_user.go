@@ -15,7 +15,9 @@ type UserPage struct {
 	// first, and RecoveryCodes how many recovery codes they have left.
 	Authenticators []Authenticator
 	RecoveryCodes  int
-	Now            time.Time
+	// Devices are the browsers the user is remembered in, newest first.
+	Devices []Device
+	Now     time.Time
 }
 
 // UserApp is a user's state in one app.
@@ -93,6 +95,15 @@ func (s *Accounts) ConsoleUser(ctx context.Context, c Caller, companyID, userID 
 			return err
 		}
 		out.User, out.Now, out.RecoveryCodes = u, now, f.RecoveryCodes
+		devices, err := tx.Devices(ctx, companyID, userID)
+		if err != nil {
+			return err
+		}
+		for _, d := range devices {
+			if now.Before(d.ExpiresAt) {
+				out.Devices = append(out.Devices, d)
+			}
+		}
 		for _, app := range Apps {
 			a := UserApp{App: app, On: u.TwoFA.For(app)}
 			for _, l := range lockouts {

@@ -106,11 +106,15 @@ func (s *Server) bannerFor(r *http.Request, c twostep.Console) string {
 	if done == "bulk" || done == "defaults" {
 		return bulkBanner(q)
 	}
-	if done == "authenticator_removed" {
-		if u, err := s.svc.User(r.Context(), c.Caller, c.Company.ID, q.Get("user")); err == nil {
-			return "The authenticator app is removed from " + u.Name + "’s account."
+	if done == "authenticator_removed" || done == "devices_forgotten" {
+		u, err := s.svc.User(r.Context(), c.Caller, c.Company.ID, q.Get("user"))
+		switch {
+		case err != nil:
+			return ""
+		case done == "devices_forgotten":
+			return u.Name + " is no longer remembered in any browser."
 		}
-		return ""
+		return "The authenticator app is removed from " + u.Name + "’s account."
 	}
 	if done != "on" && done != "off" && done != "unlocked" {
 		return ""

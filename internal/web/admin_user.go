@@ -54,6 +54,36 @@ func methodName(m string) string {
 	return "Email"
 }
 
+// forgetDevices forgets every browser a user is remembered in, after the
+// admin confirms. Audited with the admin as User.
+func (s *Server) forgetDevices(w http.ResponseWriter, r *http.Request) {
+	c, _ := s.console(r)
+	userID := r.PathValue("user")
+	if !isText(userID) {
+		s.notFound(w, r)
+		return
+	}
+	u, err := s.svc.User(r.Context(), c.Caller, c.Company.ID, userID)
+	if err != nil {
+		s.notFound(w, r)
+		return
+	}
+	ret := "/admin/2fa/users/" + u.ID
+	if r.PostFormValue("confirm") != "yes" {
+		d := bulkConfirm{Heading: "Forget the browsers " + u.Name + " is remembered in?",
+			Action: "/admin/2fa/users/" + u.ID + "/devices/forget",
+			Text:   []string{u.Name + " will be asked for the second step again the next time they sign in, in every browser."},
+			Hidden: url.Values{}, Yes: "Forget all", Warning: true, Return: ret}
+		s.render(w, r, http.StatusOK, "bulk", page{Title: d.Heading, Console: &c, Crumb: u.Name, Data: d})
+		return
+	}
+	if _, err := s.svc.RevokeDevices(r.Context(), c.Caller, c.Company.ID, u.ID); err != nil {
+		s.consoleUnavailable(w, r, err)
+		return
+	}
+	seeOther(w, r, withQuery(ret, url.Values{"done": {"devices_forgotten"}, "user": {u.ID}}))
+}
+
 // removeAuthenticator removes one of a user's authenticators, after the
 // admin confirms. Audited with the admin as User.
 func (s *Server) removeAuthenticator(w http.ResponseWriter, r *http.Request) {

@@ -39,6 +39,9 @@ type codeStep struct {
 	UseSent     bool // back to the live code that was sent
 	SendSMS     bool // a first code by text message, when the form asks for an app or recovery code
 	SendEmail   bool
+	// RememberDays, when not 0, offers to remember the browser that long
+	// (the hosted page, where the company remembers devices for the app).
+	RememberDays int
 }
 
 // shownMode picks what the form asks for: what the person chose (a link's

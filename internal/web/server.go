@@ -196,6 +196,7 @@ func (s *Server) routes() {
 	s.handleFunc("POST /admin/2fa/settings/apply-defaults", s.requireConsole(s.applyDefaults))
 	s.handleFunc("POST /admin/2fa/users/{user}/unlock/{app}", s.requireConsole(s.unlock))
 	s.handleFunc("POST /admin/2fa/users/{user}/authenticators/{authenticator}/remove", s.requireConsole(s.removeAuthenticator))
+	s.handleFunc("POST /admin/2fa/users/{user}/devices/forget", s.requireConsole(s.forgetDevices))
 	s.handleFunc("GET /admin/2fa/audit", s.requireConsole(s.auditPage))
 	s.handleFunc("GET /admin/2fa/audit/latest", s.requireConsole(s.auditLatest))
 	s.handleFunc("GET /admin/2fa/audit/export", s.requireConsole(s.auditExport))

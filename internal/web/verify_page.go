@@ -43,6 +43,7 @@ func (s *Server) renderVerify(w http.ResponseWriter, r *http.Request, status int
 		Step: newCodeStep(v, time.Now(), shownMode(v, r.FormValue("method")), "/verify/"+token, "/verify/"+token, "/verify/"+token+"/resend", cancel)}
 	p.Errors = d.Step.place(p.Errors)
 	d.Step.Code = typed
+	d.Step.RememberDays = pg.Company.Settings.RememberDeviceDays.For(v.App)
 	if v.Status == twostep.StatusApproved {
 		d.Done, d.Token = true, token
 		if pg.Result != "" {
@@ -68,7 +69,11 @@ func (s *Server) verifyPage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) verifySubmit(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
-	pg, result, err := s.svc.PageVerify(r.Context(), token, formProof(r), s.clientIP(r), userAgent(r))
+	proof := formProof(r)
+	// "Remember this browser": the token waits, sealed, for the platform
+	// to read it once from the challenge; it never goes through a URL.
+	proof.Remember, proof.KeepDeviceToken = r.PostFormValue("remember") == "on", true
+	pg, result, err := s.svc.PageVerify(r.Context(), token, proof, s.clientIP(r), userAgent(r))
 	switch {
 	case pg.Challenge.ID == "":
 		s.verifyInvalid(w, r, err)
