@@ -15,8 +15,11 @@ type ChallengeResult struct {
 	ChallengeView
 	VerifyToken string
 	// RememberedUntil is set when a remembered device let the sign-in
-	// skip the second step (Required false).
+	// skip the second step (Required false). The sign-in is then recorded
+	// as an approved challenge (method remembered_device), and Result is
+	// its signed result, as the hosted page would hand it over.
 	RememberedUntil time.Time
+	Result          string
 }
 
 // CreateChallenge starts a sign-in's second step for a user and app: on
@@ -93,7 +96,18 @@ func (s *SignIns) startChallenge(ctx context.Context, c Caller, companyID, userI
 				return err
 			}
 			if ok {
+				ch.CreatedAt, ch.Status, ch.ApprovedAt, ch.Method = now, StatusApproved, now, MethodRememberedDevice
+				ch.VerifyTokenHash = "" // no page to show
+				if err := tx.CreateChallenge(ctx, ch); err != nil {
+					return err
+				}
 				out = ChallengeResult{Required: false, RememberedUntil: d.ExpiresAt}
+				out.ChallengeView = ch.view(now, s.policy(co, u), l, Delivery{}, s.cooldown)
+				if s.signer != nil {
+					claims := resultClaims(ch, u)
+					claims.AuthTime, claims.AMR = d.AuthTime.Unix(), []string{} // when the user last passed the second step
+					out.Result = s.signer.Sign(claims)
+				}
 				return nil
 			}
 		}

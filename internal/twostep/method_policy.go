@@ -18,6 +18,9 @@ const (
 	MethodTOTP         Method = "totp"
 	MethodWebAuthn     Method = "webauthn"
 	MethodRecoveryCode Method = "recovery_code"
+	// MethodRememberedDevice is how a sign-in that a remembered device let
+	// through reads; it is not a proof a verification may name.
+	MethodRememberedDevice Method = "remembered_device"
 )
 
 // ParseMethod checks a method a verification names.

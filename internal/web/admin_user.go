@@ -50,6 +50,8 @@ func methodName(m string) string {
 		return "Recovery code"
 	case twostep.MethodWebAuthn:
 		return "Passkey"
+	case twostep.MethodRememberedDevice:
+		return "Remembered browser"
 	}
 	return "Email"
 }

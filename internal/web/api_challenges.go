@@ -93,8 +93,12 @@ func (s *Server) createChallenge(w http.ResponseWriter, r *http.Request, c twost
 	if !res.Required {
 		w.Header().Set("Cache-Control", "no-store")
 		if !res.RememberedUntil.IsZero() {
-			writeJSON(w, http.StatusOK, map[string]any{"required": false, "reason": "remembered_device",
-				"remembered_until": formatTime(res.RememberedUntil)})
+			out := map[string]any{"required": false, "reason": "remembered_device",
+				"remembered_until": formatTime(res.RememberedUntil), "challenge_id": res.ID}
+			if res.Result != "" {
+				out["result_token"] = res.Result
+			}
+			writeJSON(w, http.StatusOK, out)
 			return nil
 		}
 		writeJSON(w, http.StatusOK, map[string]bool{"required": false})

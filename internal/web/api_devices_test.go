@@ -2,8 +2,10 @@ package web_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/twostep/twostep/internal/storetest"
+	"github.com/twostep/twostep/result"
 )
 
 func TestRememberedDeviceAPI(t *testing.T) {
@@ -32,6 +34,20 @@ func TestRememberedDeviceAPI(t *testing.T) {
 		got := c.must(200, "POST", start, map[string]any{"app": "web", "device_token": token})
 		if got["required"] != false || got["reason"] != "remembered_device" || got["remembered_until"] == nil {
 			t.Fatalf("a remembered device: %v", got)
+		}
+		// The sign-in is recorded, and its signed result says how it went.
+		id := got["challenge_id"].(string)
+		if rec := c.must(200, "GET", "/v1/challenges/"+id, nil); rec["status"] != "approved" || rec["method"] != "remembered_device" {
+			t.Fatalf("the remembered sign-in's challenge: %v %v", rec["status"], rec["method"])
+		}
+		keys, err := result.ParseJWKS(c.do("GET", "/.well-known/jwks.json", nil).Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		claims, err := result.CheckResultToken(got["result_token"].(string), keys, result.Expected{Issuer: "http://127.0.0.1",
+			ChallengeID: id, CompanyID: co, UserID: u, App: "web"}, time.Now())
+		if err != nil || claims.Method != "remembered_device" || claims.AuthTime > claims.IssuedAt {
+			t.Fatalf("the result: %+v %v", claims, err)
 		}
 		if r := c.do("DELETE", base+"/users/"+u+"/devices", nil); r.Status != 204 {
 			t.Fatalf("revoke: %d %s", r.Status, r.Body)
