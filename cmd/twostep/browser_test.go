@@ -63,6 +63,10 @@ func newConsoleRig(t *testing.T, extra ...string) *consoleRig {
 	t.Cleanup(ret.Close)
 	r.returnTo = ret.URL
 	addr := freeAddr(t)
+	_, port, _ := net.SplitHostPort(addr)
+	for i := range extra { // "{port}" in an extra setting is the server's
+		extra[i] = strings.ReplaceAll(extra[i], "{port}", port)
+	}
 	r.in = newInstance(t, storetest.SQLiteURL(t))
 	r.in.extra = append([]string{
 		"TWOSTEP_EMAIL=smtp://" + r.mailpit.SMTPAddr + "?from=codes%40twostep.test&tls=none",

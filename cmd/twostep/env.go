@@ -110,7 +110,8 @@ func (e *env) open(cfg config.Config, log *slog.Logger, requireSchema bool) (*ap
 		AuditKey: secrets.AuditKey, CodeKey: secrets.CodeKey, OutboxKey: secrets.OutboxKey, CheckpointSeed: secrets.CheckpointSeed,
 		CodeTTL: cfg.CodeTTL, ResendCooldown: cfg.ResendCooldown, ReturnOrigins: cfg.AllowedReturnOrigins,
 		NoSMS: cfg.SMS == "none", SMSGlobalDailyCap: cfg.SMSGlobalDailyCap,
-		Signer: result.NewSigner(secrets.SignSeed, cfg.PublicURL),
+		Signer:    result.NewSigner(secrets.SignSeed, cfg.PublicURL),
+		PublicURL: cfg.PublicURL, WebAuthnRPID: cfg.WebAuthnRPID,
 	})
 	return &app{db: db, svc: svc, secrets: secrets}, nil
 }

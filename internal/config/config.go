@@ -23,9 +23,12 @@ import (
 
 // Config is everything an operator can set.
 type Config struct {
-	DatabaseURL          string
-	Addr                 string
-	PublicURL            string
+	DatabaseURL string
+	Addr        string
+	PublicURL   string
+	// WebAuthnRPID is the relying party of passkeys: the public URL's host
+	// or a domain it is under; "" for the host.
+	WebAuthnRPID         string
 	SecretFile           string
 	Email                string // "" (not set), dev, or smtp://…
 	SMS                  string // "" (not set), dev, none, twilio://…, or webhook+https://…
@@ -65,6 +68,7 @@ var settings = []setting{
 	{"delivery-max-backoff", "TWOSTEP_DELIVERY_MAX_BACKOFF", "30s", "the longest wait between tries of one message"},
 	{"delivery-timeout", "TWOSTEP_DELIVERY_TIMEOUT", "15s", "how long a provider gets to accept one message"},
 	{"trusted-proxies", "TWOSTEP_TRUSTED_PROXIES", "", "comma-separated CIDRs of the reverse proxies in front; only their X-Forwarded-For is believed"},
+	{"webauthn-rp-id", "TWOSTEP_WEBAUTHN_RP_ID", "", "the relying party id of passkeys: the public URL's host or a domain it is under (default: the host)"},
 	{"sms-global-daily-cap", "TWOSTEP_SMS_GLOBAL_DAILY_CAP", "", "SMS per UTC day over all companies together; past it codes go by email (default: no such cap)"},
 }
 
@@ -108,12 +112,13 @@ func build(values map[string]*string) (Config, error) {
 	get := func(flag string) string { return strings.TrimSpace(*values[flag]) }
 
 	c := Config{
-		DatabaseURL: get("database-url"),
-		Addr:        get("addr"),
-		PublicURL:   strings.TrimRight(get("public-url"), "/"),
-		SecretFile:  get("secret-file"),
-		Email:       get("email"),
-		SMS:         get("sms"),
+		DatabaseURL:  get("database-url"),
+		Addr:         get("addr"),
+		PublicURL:    strings.TrimRight(get("public-url"), "/"),
+		WebAuthnRPID: strings.ToLower(strings.TrimSpace(get("webauthn-rp-id"))),
+		SecretFile:   get("secret-file"),
+		Email:        get("email"),
+		SMS:          get("sms"),
 	}
 	var errs []error
 	bad := func(flag, format string, args ...any) {
@@ -144,6 +149,19 @@ func build(values map[string]*string) (Config, error) {
 		c.PublicURL = "http://" + c.Addr
 	} else if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("public-url", "must be an absolute http(s) URL")
+	}
+	if c.WebAuthnRPID != "" {
+		// Browsers take a relying party id that is the page's host or a
+		// domain it is under.
+		u, err := url.Parse(c.PublicURL)
+		if host := ""; err == nil {
+			host = strings.ToLower(u.Hostname())
+			if _, err := netip.ParseAddr(c.WebAuthnRPID); err == nil {
+				bad("webauthn-rp-id", "must be a domain name: browsers take no IP address for passkeys")
+			} else if host != c.WebAuthnRPID && !strings.HasSuffix(host, "."+c.WebAuthnRPID) {
+				bad("webauthn-rp-id", "must be the public URL's host or a domain it is under")
+			}
+		}
 	}
 	if c.SecretFile == "" {
 		c.SecretFile = "twostep.key"

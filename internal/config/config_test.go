@@ -185,3 +185,22 @@ func TestSecretsAreCreatedOnceAndShared(t *testing.T) {
 		t.Fatal("an empty secret file was accepted")
 	}
 }
+
+func TestWebAuthnRPID(t *testing.T) {
+	for _, c := range []struct {
+		public, rpID string
+		ok           bool
+	}{
+		{"https://2fa.example.com", "", true},
+		{"https://2fa.example.com", "example.com", true},
+		{"https://2fa.example.com", "2fa.example.com", true},
+		{"https://2fa.example.com", "other.com", false},
+		{"https://2fa.example.com", "ample.com", false},
+		{"http://127.0.0.1:8080", "127.0.0.1", false},
+	} {
+		_, err := Load("serve", nil, env(map[string]string{"TWOSTEP_PUBLIC_URL": c.public, "TWOSTEP_WEBAUTHN_RP_ID": c.rpID}), &bytes.Buffer{})
+		if (err == nil) != c.ok {
+			t.Errorf("%s with RP id %q: %v", c.public, c.rpID, err)
+		}
+	}
+}

@@ -12,16 +12,16 @@ import (
 func (t *Tx) CreateAuthenticator(ctx context.Context, a twostep.Authenticator) error {
 	_, err := t.exec(ctx, `
 		INSERT INTO authenticators (id, company_id, user_id, type, name, sealed_secret, confirmed_at,
-			created_at, last_used_at, last_step)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			created_at, last_used_at, last_step, credential_id, credential)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		a.ID, a.CompanyID, a.UserID, a.Type, a.Name, a.SealedSecret, micros(a.ConfirmedAt),
-		micros(a.CreatedAt), micros(a.LastUsedAt), a.LastStep)
+		micros(a.CreatedAt), micros(a.LastUsedAt), a.LastStep, a.CredentialID, a.Credential)
 	return t.fail(err)
 }
 
 const selectAuthenticator = `
 	SELECT id, company_id, user_id, type, name, sealed_secret, confirmed_at, created_at,
-		last_used_at, last_step
+		last_used_at, last_step, credential_id, credential
 	FROM authenticators`
 
 func scanAuthenticator(r rowScanner) (twostep.Authenticator, error) {
@@ -30,7 +30,7 @@ func scanAuthenticator(r rowScanner) (twostep.Authenticator, error) {
 		confirmed, created, usedAt int64
 	)
 	err := r.Scan(&a.ID, &a.CompanyID, &a.UserID, &a.Type, &a.Name, &a.SealedSecret, &confirmed,
-		&created, &usedAt, &a.LastStep)
+		&created, &usedAt, &a.LastStep, &a.CredentialID, &a.Credential)
 	a.ConfirmedAt, a.CreatedAt, a.LastUsedAt = fromMicros(confirmed), fromMicros(created), fromMicros(usedAt)
 	return a, err
 }
@@ -106,6 +106,43 @@ func (t *Tx) Factors(ctx context.Context, companyID, userID string) (twostep.Fac
 			(SELECT count(*) FROM recovery_codes WHERE user_id = $1 AND company_id = $2 AND used_at = 0)`,
 		userID, companyID).Scan(&f.TOTP, &f.WebAuthn, &f.RecoveryCodes)
 	return f, t.fail(err)
+}
+
+// UseCredential stores a passkey's credential after a sign-in, by a
+// compare-and-set on the stored one.
+func (t *Tx) UseCredential(ctx context.Context, id, prev, next string, at time.Time) error {
+	err := t.execOne(ctx, `UPDATE authenticators SET credential = $3, last_used_at = $4 WHERE id = $1 AND credential = $2`,
+		id, prev, next, micros(at))
+	if errors.Is(err, twostep.ErrNotFound) {
+		return twostep.ErrConflict
+	}
+	return err
+}
+
+// PutCeremony keeps a ceremony's state, replacing one under the same id.
+func (t *Tx) PutCeremony(ctx context.Context, id, data string, expiresAt time.Time) error {
+	_, err := t.exec(ctx, `
+		INSERT INTO ceremonies (id, data, expires_at) VALUES ($1, $2, $3)
+		ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at`,
+		id, data, micros(expiresAt))
+	return t.fail(err)
+}
+
+// TakeCeremony deletes a ceremony's state and returns it: one DELETE, so
+// of two requests finishing one ceremony exactly one gets it.
+func (t *Tx) TakeCeremony(ctx context.Context, id string, now time.Time) (string, error) {
+	var (
+		data    string
+		expires int64
+	)
+	err := t.queryRow(ctx, `DELETE FROM ceremonies WHERE id = $1 RETURNING data, expires_at`, id).Scan(&data, &expires)
+	if err = t.fail(err); err != nil {
+		return "", err
+	}
+	if !now.Before(fromMicros(expires)) {
+		return "", twostep.ErrNotFound
+	}
+	return data, nil
 }
 
 // RefreshFactors recomputes the user's has_factors hint.

@@ -24,6 +24,7 @@ var pruneQueries = map[twostep.PruneKind]struct{ table, key, where string }{
 	twostep.PruneAuthenticators: {"authenticators", "id", "confirmed_at = 0 AND created_at < $1"},
 	twostep.PruneEnrollments:    {"enrollments", "token_hash", "expires_at < $1"},
 	twostep.PruneDevices:        {"devices", "token_hash", "expires_at < $1"},
+	twostep.PruneCeremonies:     {"ceremonies", "id", "expires_at < $1"},
 }
 
 // Prune deletes up to limit rows of kind that stopped mattering before

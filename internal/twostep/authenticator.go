@@ -33,6 +33,10 @@ type Authenticator struct {
 	// LastStep is the TOTP step of the last code accepted: only later
 	// steps' codes are taken.
 	LastStep int64
+	// A passkey's credential id (base64url) and the credential (public
+	// key, sign counter, flags) as JSON.
+	CredentialID string
+	Credential   string
 }
 
 // Confirmed reports whether a first right code has proved the authenticator.
@@ -74,6 +78,15 @@ type AuthenticatorStore interface {
 	// Factors counts what the user can prove beyond a sent code, in one
 	// read.
 	Factors(ctx context.Context, companyID, userID string) (Factors, error)
+	// UseCredential stores a passkey's credential after a sign-in with it
+	// (its new sign counter), only while the stored credential is prev:
+	// ErrConflict otherwise.
+	UseCredential(ctx context.Context, id, prev, next string, at time.Time) error
+	// PutCeremony keeps a WebAuthn ceremony's state until it is taken or
+	// expires; TakeCeremony returns and deletes it, once (ErrNotFound
+	// after).
+	PutCeremony(ctx context.Context, id, data string, expiresAt time.Time) error
+	TakeCeremony(ctx context.Context, id string, now time.Time) (string, error)
 	// RefreshFactors sets the user's HasFactors hint from what they have
 	// now. Callers hold the user row (UserForUpdate) first, so that two
 	// changes to one user's authenticators cannot leave it false.

@@ -136,12 +136,21 @@ type Proof struct {
 	// the challenge for the platform to read once.
 	Remember        bool
 	KeepDeviceToken bool
+	// Passkey is the browser's answer to a passkey ceremony (method
+	// webauthn), from the hosted page only.
+	Passkey []byte
 }
 
 // normalize checks the code's form for its method.
 func (p Proof) normalize() (string, error) {
-	if p.Method == MethodRecoveryCode {
+	switch p.Method {
+	case MethodRecoveryCode:
 		return NormalizeRecoveryCode(p.Code)
+	case MethodWebAuthn:
+		if len(p.Passkey) == 0 || len(p.Passkey) > 64<<10 {
+			return "", Invalid("passkey", "the passkey's answer is missing or too large")
+		}
+		return string(p.Passkey), nil
 	}
 	return NormalizeCode(p.Code)
 }
@@ -158,7 +167,7 @@ func (s *SignIns) Verify(ctx context.Context, c Caller, id string, in Proof) (Ch
 		out    ChallengeView
 		result VerifyResult
 	)
-	if in.Method != "" {
+	if in.Method != "" && in.Passkey == nil {
 		if _, err := ParseMethod("method", string(in.Method)); err != nil {
 			return out, "", err
 		}
@@ -192,7 +201,7 @@ func (s *SignIns) Verify(ctx context.Context, c Caller, id string, in Proof) (Ch
 		if !hasMethod(p.methods(ch, now), method) && method != MethodRecoveryCode {
 			return Invalid("method", "%s cannot be used for this sign-in now", method)
 		}
-		code, err := Proof{Code: in.Code, Method: method}.normalize()
+		code, err := Proof{Code: in.Code, Method: method, Passkey: in.Passkey}.normalize()
 		if err != nil {
 			return err
 		}

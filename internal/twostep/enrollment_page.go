@@ -24,8 +24,10 @@ type EnrollmentPage struct {
 	// Later: the user came from a sign-in in their grace period and may
 	// leave enrolment for another time.
 	Later bool
-	// TOTP: the company lets users add authenticator apps.
-	TOTP bool
+	// TOTP: the company lets users add authenticator apps; Passkeys: and
+	// passkeys, which this service checks.
+	TOTP     bool
+	Passkeys bool
 	// ReturnURL is where the page ends up; its origin is the one the
 	// page's last form may go to.
 	ReturnURL string
@@ -73,6 +75,7 @@ func (s *Enrolment) OpenEnrollment(ctx context.Context, token, pendingID string)
 			return err
 		}
 		p.TOTP, p.Later, p.ReturnURL = p.Company.Settings.Authenticators.TOTP, e.ChallengeID != "", e.ReturnURL
+		p.Passkeys = p.Company.Settings.Authenticators.WebAuthn && s.relyingParty != nil
 		if pendingID == "" {
 			return nil
 		}

@@ -63,6 +63,8 @@ func (s *core) proofMethod(m Method) proofMethod {
 		return appCode{s.sealer}
 	case MethodRecoveryCode:
 		return recoveryCode{s.codeKey}
+	case MethodWebAuthn:
+		return passkey{s.relyingParty}
 	}
 	return sentCode{s.codeKey}
 }

@@ -54,14 +54,19 @@ type strength struct {
 	kinds     AuthenticatorKinds
 	required  bool      // the app accepts only authenticator apps, passkeys and recovery codes
 	graceEnds time.Time // until then, a user without one may still use a sent code
+	passkeys  bool      // this service checks passkeys (it has a relying party)
 }
 
 // totp reports whether the user can use an authenticator app.
 func (st strength) totp() bool { return st.kinds.TOTP && st.factors.TOTP > 0 }
 
+// passkey reports whether the user can use a passkey: they have one, the
+// company allows them, and this service can check them.
+func (st strength) passkey() bool { return st.kinds.WebAuthn && st.factors.WebAuthn > 0 && st.passkeys }
+
 // strong reports whether the user has a strong authenticator they may
-// use. Passkeys count once they can be checked (the next issue).
-func (st strength) strong() bool { return st.totp() }
+// use.
+func (st strength) strong() bool { return st.totp() || st.passkey() }
 
 // enrollmentRequired reports whether the app wants a strong
 // authenticator the user has not added yet.
@@ -86,6 +91,9 @@ func (p policy) sendable(ch Challenge, now time.Time) []Channel {
 // offers them: the authenticator app, the sent codes, a recovery code.
 func (p policy) methods(ch Challenge, now time.Time) []Method {
 	var out []Method
+	if p.strength.passkey() {
+		out = append(out, MethodWebAuthn)
+	}
 	if p.strength.totp() {
 		out = append(out, MethodTOTP)
 	}
@@ -109,6 +117,8 @@ func (p policy) methods(ch Challenge, now time.Time) []Method {
 // the error that explains when nothing can prove the user.
 func (p policy) firstMethod(now time.Time) (Method, error) {
 	switch {
+	case p.strength.passkey():
+		return MethodWebAuthn, nil
 	case p.strength.totp():
 		return MethodTOTP, nil
 	case p.strength.codesAllowed(now):
@@ -144,7 +154,7 @@ func (s *SignIns) policyFor(ctx context.Context, tx Tx, co Company, u User, ch C
 	}
 	st := co.Settings
 	p.strength = strength{factors: f, kinds: st.Authenticators, required: st.StrongAuthentication.For(ch.App) && !ch.Console,
-		graceEnds: st.graceEnds(ch.App, u)}
+		graceEnds: st.graceEnds(ch.App, u), passkeys: s.relyingParty != nil}
 	return p, nil
 }
 

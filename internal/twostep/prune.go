@@ -44,6 +44,8 @@ const (
 	PruneEnrollments PruneKind = "enrollments"
 	// PruneDevices: a remembered device once it expired.
 	PruneDevices PruneKind = "devices"
+	// PruneCeremonies: a WebAuthn ceremony never finished.
+	PruneCeremonies PruneKind = "ceremonies"
 )
 
 // Retention of what pruning deletes by age.
@@ -95,6 +97,7 @@ func (s *Outbox) Prune(ctx context.Context) (map[PruneKind]int, error) {
 		{PruneAuthenticators, now.Add(-UnconfirmedLifetime)},
 		{PruneEnrollments, now},
 		{PruneDevices, now},
+		{PruneCeremonies, now},
 	}
 	out := map[PruneKind]int{}
 	for _, c := range cutoffs {

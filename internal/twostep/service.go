@@ -14,6 +14,8 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/go-webauthn/webauthn/webauthn"
+
 	"github.com/twostep/twostep/result"
 )
 
@@ -87,6 +89,7 @@ type core struct {
 	keys          keyCache
 	passwords     *passwordHasher
 	checkpointKey ed25519.PrivateKey
+	relyingParty  *webauthn.WebAuthn // nil: passkeys are off
 }
 
 // Options configure a Service. A zero Rand takes crypto/rand; tests inject
@@ -117,6 +120,10 @@ type Options struct {
 	// Now is this process's clock, which times the cache of checked API
 	// keys (time.Now when nil); the rules take their time from the store.
 	Now func() time.Time
+	// PublicURL is where the hosted pages live; with it, passkeys are on,
+	// for the relying party WebAuthnRPID (default: the URL's host).
+	PublicURL    string
+	WebAuthnRPID string
 }
 
 // DefaultCodeTTL is a code's lifetime when Options leave it out.
@@ -137,6 +144,12 @@ func NewService(store Store, opt Options) *Service {
 		s.now = time.Now
 	}
 	s.passwords = newPasswordHasher(runtime.NumCPU(), argonWait)
+	if opt.PublicURL != "" {
+		var err error
+		if s.relyingParty, err = newRelyingParty(opt.PublicURL, opt.WebAuthnRPID); err != nil {
+			panic(err) // the configuration checks the URL and RP id first
+		}
+	}
 	if len(opt.CheckpointSeed) == ed25519.SeedSize {
 		s.checkpointKey = ed25519.NewKeyFromSeed(opt.CheckpointSeed)
 	}

@@ -122,8 +122,11 @@ func resultClaims(ch Challenge, u User) result.Claims {
 	at := ch.ApprovedAt.UTC()
 	method := string(ch.expects())
 	amr := []string{"otp"} // RFC 8176: a one-time code, whichever the method...
-	if method == string(MethodSMS) {
+	switch Method(method) {
+	case MethodSMS:
 		amr = append(amr, "sms") // ...and one that came by SMS
+	case MethodWebAuthn:
+		amr = []string{"pop", "user"} // a key held, with the user verified
 	}
 	return result.Claims{Subject: ch.UserID, Audience: ch.CompanyID, IssuedAt: at.Unix(),
 		ExpiresAt: at.Add(result.TTL).Unix(), ID: ch.ID, ChallengeID: ch.ID, CompanyID: ch.CompanyID,

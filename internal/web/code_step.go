@@ -34,6 +34,7 @@ type codeStep struct {
 	EmailInstead bool // the code went by SMS; email may be asked for
 	SMSInstead   bool // the code went by email; SMS may be asked for again
 	// The other ways to sign in the state offers.
+	UsePasskey  bool // a passkey, when the page asks for something else
 	UseTOTP     bool // the authenticator app, when the form asks for something else
 	UseRecovery bool // a recovery code
 	UseSent     bool // back to the live code that was sent
@@ -48,12 +49,12 @@ type codeStep struct {
 // ?method=, or the form they submitted) while it is available, else what
 // the challenge expects.
 func shownMode(v twostep.ChallengeView, asked string) twostep.Method {
-	for _, m := range []twostep.Method{twostep.MethodTOTP, twostep.MethodRecoveryCode} {
+	for _, m := range []twostep.Method{twostep.MethodWebAuthn, twostep.MethodTOTP, twostep.MethodRecoveryCode} {
 		if asked == string(m) && slices.Contains(v.MethodsAvailable, m) {
 			return m
 		}
 	}
-	if asked == "" && (v.Method == twostep.MethodTOTP || v.Method == twostep.MethodRecoveryCode) {
+	if asked == "" && (v.Method == twostep.MethodWebAuthn || v.Method == twostep.MethodTOTP || v.Method == twostep.MethodRecoveryCode) {
 		return v.Method
 	}
 	return ""
@@ -90,6 +91,7 @@ func newCodeStep(v twostep.ChallengeView, now time.Time, mode twostep.Method, pa
 			st.SMSInstead = true
 		}
 	}
+	st.UsePasskey = mode != twostep.MethodWebAuthn && slices.Contains(v.MethodsAvailable, twostep.MethodWebAuthn)
 	st.UseTOTP = mode != twostep.MethodTOTP && slices.Contains(v.MethodsAvailable, twostep.MethodTOTP)
 	st.UseRecovery = mode != twostep.MethodRecoveryCode && slices.Contains(v.MethodsAvailable, twostep.MethodRecoveryCode)
 	st.UseSent = mode != "" && v.CodeHash != "" && slices.Contains(v.MethodsAvailable, twostep.Method(v.Channel))
@@ -106,7 +108,7 @@ func (st codeStep) Recovery() bool { return st.Mode == twostep.MethodRecoveryCod
 
 // OtherWays reports whether the state offers another way to sign in.
 func (st codeStep) OtherWays() bool {
-	return st.UseTOTP || st.UseRecovery || st.UseSent || st.SendSMS || st.SendEmail
+	return st.UsePasskey || st.UseTOTP || st.UseRecovery || st.UseSent || st.SendSMS || st.SendEmail
 }
 
 // FormShown reports whether the state takes a code.
@@ -126,6 +128,8 @@ func (st codeStep) Heading() string {
 		return "Your code has expired"
 	case st.Void:
 		return "Request a new code"
+	case st.Mode == twostep.MethodWebAuthn:
+		return "Use your passkey"
 	case st.Mode == twostep.MethodTOTP:
 		return "Use your authenticator app"
 	case st.Mode == twostep.MethodRecoveryCode:

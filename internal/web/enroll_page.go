@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 
@@ -130,4 +131,83 @@ func (s *Server) verifyEnroll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	seeOther(w, r, "/enroll/"+token)
+}
+
+// enrollPasskeyBegin answers the options for creating a passkey.
+func (s *Server) enrollPasskeyBegin(w http.ResponseWriter, r *http.Request) {
+	options, err := s.svc.BeginPasskey(r.Context(), r.PathValue("token"))
+	s.passkeyAnswer(w, r, options, err)
+}
+
+// enrollPasskeyFinish adds the passkey the browser created.
+func (s *Server) enrollPasskeyFinish(w http.ResponseWriter, r *http.Request) {
+	err := s.svc.FinishPasskey(r.Context(), r.PathValue("token"), []byte(r.PostFormValue("answer")), s.clientIP(r), userAgent(r))
+	s.passkeyAnswer(w, r, json.RawMessage(`{"ok":true}`), err)
+}
+
+// enrollPasskeyDone shows the recovery codes that come with a new passkey.
+func (s *Server) enrollPasskeyDone(w http.ResponseWriter, r *http.Request) {
+	token := r.PathValue("token")
+	codes, err := s.svc.EnrollRecoveryCodes(r.Context(), token, s.clientIP(r), userAgent(r))
+	if err != nil {
+		s.enrollInvalid(w, r, err)
+		return
+	}
+	pg, err := s.svc.OpenEnrollment(r.Context(), token, "")
+	if err != nil {
+		s.enrollInvalid(w, r, err)
+		return
+	}
+	s.renderEnroll(w, r, http.StatusOK, pg, page{Banner: "Your passkey is set up."}, enrollInput{codes: codes})
+}
+
+// passkeyAnswer writes a ceremony step's JSON answer, or its error as
+// {"error": message} for the page's script to show.
+func (s *Server) passkeyAnswer(w http.ResponseWriter, r *http.Request, v json.RawMessage, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if err != nil {
+		e := twostep.AsError(err)
+		if e.Code == twostep.CodeInternal || e.Code == twostep.CodeUnavailable {
+			s.log.ErrorContext(r.Context(), "passkey", "err", err)
+		}
+		status, ok := errorStatus[e.Code]
+		if !ok {
+			status = http.StatusInternalServerError
+		}
+		w.WriteHeader(status)
+		json.NewEncoder(w).Encode(map[string]string{"error": e.Message})
+		return
+	}
+	w.Write(v)
+}
+
+// verifyPasskeyBegin answers the options for signing in with a passkey.
+func (s *Server) verifyPasskeyBegin(w http.ResponseWriter, r *http.Request) {
+	options, err := s.svc.BeginPasskeyLogin(r.Context(), r.PathValue("token"))
+	s.passkeyAnswer(w, r, options, err)
+}
+
+// verifyPasskey checks the browser's passkey answer and says where to go.
+func (s *Server) verifyPasskey(w http.ResponseWriter, r *http.Request) {
+	// The answer comes as a form field, as every page POST's body is a
+	// form (at most 64 KiB).
+	pg, result, err := s.svc.PagePasskey(r.Context(), r.PathValue("token"), []byte(r.PostFormValue("answer")),
+		r.PostFormValue("remember") == "on", s.clientIP(r), userAgent(r))
+	switch {
+	case err != nil:
+		s.metrics.Verifications.WithLabelValues("refused").Inc()
+		s.passkeyAnswer(w, r, nil, err)
+	case result == twostep.ResultRejected:
+		s.metrics.Verifications.WithLabelValues(string(result)).Inc()
+		s.passkeyAnswer(w, r, nil, &twostep.Error{Code: twostep.CodeIncorrect, Message: "That passkey did not work. Try again, or choose another way."})
+	default:
+		s.metrics.Verifications.WithLabelValues(string(result)).Inc()
+		next := "/verify/" + r.PathValue("token")
+		if pg.Result != "" && !pg.Challenge.EnrollmentRequired {
+			next = twostep.ResultURL(pg.Challenge.ReturnURL, pg.Result)
+		}
+		b, _ := json.Marshal(map[string]string{"redirect": next})
+		s.passkeyAnswer(w, r, b, nil)
+	}
 }

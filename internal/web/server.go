@@ -164,6 +164,11 @@ func (s *Server) routes() {
 	s.handleFunc("POST /enroll/{token}/confirm", s.enrollConfirm)
 	s.handleFunc("POST /enroll/{token}/recovery-codes", s.enrollRecoveryCodes)
 	s.handleFunc("POST /enroll/{token}/finish", s.enrollFinish)
+	s.handleFunc("POST /enroll/{token}/passkey/begin", s.enrollPasskeyBegin)
+	s.handleFunc("POST /enroll/{token}/passkey/finish", s.enrollPasskeyFinish)
+	s.handleFunc("POST /enroll/{token}/passkey/done", s.enrollPasskeyDone)
+	s.handleFunc("POST /verify/{token}/passkey/begin", s.verifyPasskeyBegin)
+	s.handleFunc("POST /verify/{token}/passkey", s.verifyPasskey)
 
 	// The admin console.
 	s.handleFunc("GET /admin", func(w http.ResponseWriter, r *http.Request) { seeOther(w, r, "/admin/2fa") })

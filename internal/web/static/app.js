@@ -370,4 +370,58 @@
       if (status) { status.textContent = "The change could not be saved. Try again."; }
     }).finally(function () { button.removeAttribute("aria-busy"); });
   }
+
+  // Passkeys: the WebAuthn ceremony, where the browser can do it from
+  // JSON (PublicKeyCredential.parse…FromJSON); elsewhere the page offers
+  // the other ways to sign in. The answer goes back as a form field.
+  var canPasskey = window.PublicKeyCredential && PublicKeyCredential.parseCreationOptionsFromJSON &&
+    PublicKeyCredential.parseRequestOptionsFromJSON && navigator.credentials;
+  function postForm(url, fields) {
+    var body = new URLSearchParams();
+    Object.keys(fields || {}).forEach(function (k) { body.set(k, fields[k]); });
+    return fetch(url, { method: "POST", credentials: "same-origin", body: body }).then(function (r) {
+      return r.json().then(function (j) {
+        if (!r.ok) { throw new Error(j.error || "Something went wrong. Try again."); }
+        return j;
+      });
+    });
+  }
+  function passkeyFailed(box, e, words) {
+    var out = $("[data-passkey-error]", box);
+    out.textContent = e && e.name === "NotAllowedError" ? words : (e && e.message) || words;
+    out.hidden = false;
+    $("button", box).disabled = false;
+  }
+  $$("[data-passkey-fallback]").forEach(function (p) { if (canPasskey) { p.hidden = true; } });
+  $$("[data-passkey-register]").forEach(function (box) {
+    if (!canPasskey) { return; }
+    box.hidden = false;
+    $("button", box).addEventListener("click", function () {
+      this.disabled = true;
+      $("[data-passkey-error]", box).hidden = true;
+      postForm(box.dataset.begin).then(function (o) {
+        return navigator.credentials.create({ publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(o.publicKey) });
+      }).then(function (cred) {
+        return postForm(box.dataset.finish, { answer: JSON.stringify(cred.toJSON()) });
+      }).then(function () {
+        $("[data-passkey-done]").submit();
+      }).catch(function (e) { passkeyFailed(box, e, "The passkey was not set up. Try again, or set up an authenticator app."); });
+    });
+  });
+  $$("[data-passkey-login]").forEach(function (box) {
+    if (!canPasskey) { return; }
+    box.hidden = false;
+    $("button", box).addEventListener("click", function () {
+      this.disabled = true;
+      $("[data-passkey-error]", box).hidden = true;
+      var remember = $("input[name=remember]", box);
+      postForm(box.dataset.begin).then(function (o) {
+        return navigator.credentials.get({ publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(o.publicKey) });
+      }).then(function (cred) {
+        return postForm(box.dataset.finish, { answer: JSON.stringify(cred.toJSON()), remember: remember && remember.checked ? "on" : "" });
+      }).then(function (j) {
+        window.location.assign(j.redirect);
+      }).catch(function (e) { passkeyFailed(box, e, "The passkey did not sign you in. Try again, or choose another way."); });
+    });
+  });
 })();

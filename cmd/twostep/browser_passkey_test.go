@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	cdpwebauthn "github.com/chromedp/cdproto/webauthn"
+	"github.com/chromedp/chromedp"
+
+	"github.com/twostep/twostep/internal/browsertest"
+	"github.com/twostep/twostep/result"
+)
+
+// virtualAuthenticator gives the browser a platform authenticator with
+// user verification, as a phone or laptop with a fingerprint reader has
+// (Chrome's DevTools WebAuthn domain).
+func virtualAuthenticator() chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		if _, err := cdp.Call(ctx, t, cdpwebauthn.Enable, cdpwebauthn.EnableParams{}); err != nil {
+			return chromedp.Void{}, err
+		}
+		_, err := cdp.Call(ctx, t, cdpwebauthn.AddVirtualAuthenticator, cdpwebauthn.AddVirtualAuthenticatorParams{
+			Options: &cdpwebauthn.VirtualAuthenticatorOptions{Protocol: cdpwebauthn.AuthenticatorProtocolCtap2,
+				Ctap2version: cdpwebauthn.Ctap2versionCtap21, Transport: cdpwebauthn.AuthenticatorTransportInternal,
+				HasResidentKey: true, HasUserVerification: true, IsUserVerified: true, AutomaticPresenceSimulation: true}})
+		return chromedp.Void{}, err
+	}
+}
+
+// TestPasskeyInABrowser enrols a passkey on the hosted enrolment page with
+// Chrome's virtual authenticator, then signs in with it on the hosted page:
+// the sign-in starts on the passkey, nothing is sent, and the result says
+// webauthn with amr pop and user. The public URL is localhost, as WebAuthn
+// takes no IP address as a relying party.
+func TestPasskeyInABrowser(t *testing.T) {
+	b := browsertest.Start(t)
+	r := newConsoleRig(t, "TWOSTEP_PUBLIC_URL=http://localhost:{port}")
+	b.Do(virtualAuthenticator())
+	anna := r.users["Anna Ozola"]
+	r.api.must(200, "PATCH", "/v1/companies/"+r.company+"/settings", map[string]any{"allowed_return_origins": []string{r.returnTo}})
+	e := r.api.must(201, "POST", "/v1/companies/"+r.company+"/users/"+anna+"/enrollments", map[string]any{"return_url": r.returnTo + "/security"})
+	b.Do(chromedp.Navigate(e["enroll_url"].(string)), chromedp.WaitVisible(chromedp.CSS(`[data-passkey-register] button`)))
+	b.Check("enroll-passkey")
+	b.Do(chromedp.Click(chromedp.CSS(`[data-passkey-register] button`)))
+	waitForText(t, b, "Save your recovery codes")
+	if got := b.Text(".banner"); !strings.Contains(got, "Your passkey is set up") {
+		t.Errorf("banner %q", got)
+	}
+	list := r.api.must(200, "GET", "/v1/companies/"+r.company+"/users/"+anna+"/authenticators", nil)
+	if as := list["authenticators"].([]any); len(as) != 1 || as[0].(map[string]any)["type"] != "webauthn" || list["recovery_codes_left"] != float64(10) {
+		t.Fatalf("after enrolment: %v", list)
+	}
+
+	mails := len(r.mailpit.Messages(t))
+	ch := r.api.must(201, "POST", "/v1/companies/"+r.company+"/users/"+anna+"/challenges",
+		map[string]any{"app": "web", "return_url": r.returnTo + "/signed-in", "nonce": "n-pk"})
+	if ch["method"] != "webauthn" || !slices.Contains(ch["methods_available"].([]any), any("recovery_code")) {
+		t.Fatalf("a user with a passkey: %v %v", ch["method"], ch["methods_available"])
+	}
+	b.Do(chromedp.Navigate(ch["verify_url"].(string)), chromedp.WaitVisible(chromedp.CSS(`[data-passkey-login] button`)))
+	if h := b.Text("h1"); h != "Use your passkey" {
+		t.Fatalf("heading %q", h)
+	}
+	b.Check("verify-passkey")
+	b.Do(chromedp.Click(chromedp.CSS(`[data-passkey-login] button`)))
+	var back string
+	select {
+	case back = <-r.returned:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no return to the platform; at %s, saying %q", b.URL(), b.Text("main"))
+	}
+	keys, err := result.ParseJWKS(r.api.get("/.well-known/jwks.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(back)
+	claims, err := result.CheckResultToken(u.Query().Get("twostep_result"), keys, result.Expected{Issuer: "http://localhost:" + u2port(r.srv.URL),
+		ChallengeID: ch["id"].(string), CompanyID: r.company, UserID: anna, App: "web", Nonce: "n-pk"}, time.Now())
+	if err != nil || claims.Method != "webauthn" || !slices.Equal(claims.AMR, []string{"pop", "user"}) {
+		t.Fatalf("the result: %+v %v", claims, err)
+	}
+	if n := len(r.mailpit.Messages(t)); n != mails {
+		t.Errorf("%d emails sent for a passkey sign-in", n-mails)
+	}
+}
+
+// u2port is the port of a URL.
+func u2port(raw string) string {
+	u, _ := url.Parse(raw)
+	return u.Port()
+}
