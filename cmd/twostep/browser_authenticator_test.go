@@ -43,6 +43,9 @@ func TestAuthenticatorAppInABrowser(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatalf("no return to the platform; the browser is at %s, saying %q", b.URL(), b.Text("main"))
 		}
+		// The browser has the platform's page before it goes elsewhere: a
+		// navigation while that page still loads would be aborted.
+		waitForText(t, b, "Back at the platform")
 		u, _ := url.Parse(to)
 		claims, err := result.CheckResultToken(u.Query().Get("twostep_result"), keys, result.Expected{Issuer: r.srv.URL,
 			ChallengeID: ch["id"].(string), CompanyID: r.company, UserID: anna, App: "web", Nonce: "n-1"}, time.Now())

@@ -38,6 +38,7 @@ func TestRememberedBrowserInABrowser(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatalf("no return to the platform; at %s", b.URL())
 	}
+	waitForText(t, b, "Back at the platform")
 	got := r.api.must(200, "GET", "/v1/challenges/"+ch["id"].(string), nil)
 	token, _ := got["device_token"].(string)
 	if token == "" {

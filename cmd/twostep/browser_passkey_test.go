@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +32,20 @@ func virtualAuthenticator() chromedp.Action[chromedp.Void] {
 		return chromedp.Void{}, err
 	}
 }
+
+// clearCredentials empties every virtual authenticator of the browser.
+func clearCredentials() chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		// The one virtual authenticator is re-made: its credentials go.
+		if _, err := cdp.Call(ctx, t, cdpwebauthn.Disable, cdp.Empty{}); err != nil {
+			return chromedp.Void{}, err
+		}
+		return virtualAuthenticator()(ctx, t)
+	}
+}
+
+// strconvQuote writes s as a JavaScript string literal.
+func strconvQuote(s string) string { return strconv.Quote(s) }
 
 // TestPasskeyInABrowser enrols a passkey on the hosted enrolment page with
 // Chrome's virtual authenticator, then signs in with it on the hosted page:
@@ -74,6 +89,7 @@ func TestPasskeyInABrowser(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatalf("no return to the platform; at %s, saying %q", b.URL(), b.Text("main"))
 	}
+	waitForText(t, b, "Back at the platform")
 	keys, err := result.ParseJWKS(r.api.get("/.well-known/jwks.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -87,6 +103,52 @@ func TestPasskeyInABrowser(t *testing.T) {
 	if n := len(r.mailpit.Messages(t)); n != mails {
 		t.Errorf("%d emails sent for a passkey sign-in", n-mails)
 	}
+
+	// A replayed answer is refused: the answer to one sign-in's ceremony,
+	// sent again for another sign-in, proves nothing (and counts).
+	start := func() map[string]any {
+		return r.api.must(201, "POST", "/v1/companies/"+r.company+"/users/"+anna+"/challenges",
+			map[string]any{"app": "web", "return_url": r.returnTo + "/signed-in"})
+	}
+	first, second := start(), start()
+	b.Do(chromedp.Navigate(first["verify_url"].(string)), chromedp.WaitVisible(chromedp.CSS(`[data-passkey-login] button`)))
+	ceremony := func(verifyURL string) string {
+		return `(async () => {
+			const post = (u, f) => fetch(u, {method: "POST", body: new URLSearchParams(f || {})}).then(r => r.json());
+			const o = await post("` + verifyURL + `/passkey/begin");
+			const c = await navigator.credentials.get({publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(o.publicKey)});
+			return JSON.stringify(c.toJSON());
+		})()`
+	}
+	path := func(ch map[string]any) string { u, _ := url.Parse(ch["verify_url"].(string)); return u.Path }
+	answer := browsertest.Eval[string](b, ceremony(path(first)))
+	send := func(ch map[string]any, answer string) map[string]any {
+		return browsertest.Eval[map[string]any](b, `fetch("`+path(ch)+`/passkey", {method: "POST", body: new URLSearchParams({answer: `+
+			strconvQuote(answer)+`})}).then(r => r.json())`)
+	}
+	if got := send(first, answer); got["redirect"] == nil {
+		t.Fatalf("the answer itself: %v", got)
+	}
+	browsertest.Eval[string](b, `fetch("`+path(second)+`/passkey/begin", {method: "POST"}).then(r => r.text())`)
+	if got := send(second, answer); got["error"] == nil {
+		t.Fatalf("a replayed answer was taken: %v", got)
+	}
+	if got := r.api.must(200, "GET", "/v1/challenges/"+second["id"].(string), nil); got["status"] != "pending" || got["failed_attempts"] != float64(1) {
+		t.Fatalf("after the replay: %v, %v failures", got["status"], got["failed_attempts"])
+	}
+
+	// A passkey the device no longer has: the page says so, and the user
+	// signs in another way (a recovery code).
+	b.Do(clearCredentials())
+	third := start()
+	b.Do(chromedp.Navigate(third["verify_url"].(string)), chromedp.WaitVisible(chromedp.CSS(`[data-passkey-login] button`)),
+		chromedp.Click(chromedp.CSS(`[data-passkey-login] button`)), chromedp.WaitVisible(chromedp.CSS(`[data-passkey-error]`)))
+	if got := b.Text(`[data-passkey-error]`); !strings.Contains(got, "Try again, or choose another way") {
+		t.Errorf("a missing passkey: %q", got)
+	}
+	b.Check("verify-passkey-missing")
+	b.Do(chromedp.Click(chromedp.CSS(`a[href$="method=recovery_code"]`)))
+	waitForTextIn(t, b, "h1", "Use a recovery code")
 }
 
 // u2port is the port of a URL.

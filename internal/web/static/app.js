@@ -393,9 +393,18 @@
     $("button", box).disabled = false;
   }
   $$("[data-passkey-fallback]").forEach(function (p) { if (canPasskey) { p.hidden = true; } });
+  // Offer to add one only where the browser says it can make one: a
+  // passkey on the device, or on a phone nearby (getClientCapabilities,
+  // where the browser has it).
+  function canCreatePasskey() {
+    if (!canPasskey) { return Promise.resolve(false); }
+    if (!PublicKeyCredential.getClientCapabilities) { return Promise.resolve(true); }
+    return PublicKeyCredential.getClientCapabilities().then(function (c) {
+      return c.passkeyPlatformAuthenticator !== false || c.userVerifyingPlatformAuthenticator !== false || c.hybridTransport !== false;
+    }, function () { return true; });
+  }
   $$("[data-passkey-register]").forEach(function (box) {
-    if (!canPasskey) { return; }
-    box.hidden = false;
+    canCreatePasskey().then(function (ok) { box.hidden = !ok; });
     $("button", box).addEventListener("click", function () {
       this.disabled = true;
       $("[data-passkey-error]", box).hidden = true;
