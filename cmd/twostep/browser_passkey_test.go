@@ -156,3 +156,42 @@ func u2port(raw string) string {
 	u, _ := url.Parse(raw)
 	return u.Port()
 }
+
+// TestConsolePasskeyInABrowser: an admin adds a passkey on their account
+// page, and the console's sign-in then asks for it after the password,
+// instead of a code, sending nothing.
+func TestConsolePasskeyInABrowser(t *testing.T) {
+	b := browsertest.Start(t)
+	r := newConsoleRig(t, "TWOSTEP_PUBLIC_URL=http://localhost:{port}")
+	b.Do(virtualAuthenticator())
+	base := "http://localhost:" + u2port(r.srv.URL)
+	setUpAdmin(t, r.in, r.srv.URL, r.company, "correct horse battery")
+	signIn := func() {
+		b.Do(chromedp.Navigate(base+"/admin/login"), chromedp.WaitVisible(chromedp.ID("password")),
+			chromedp.SetValue(chromedp.ID("email"), "rita@acme.test"), chromedp.SetValue(chromedp.ID("password"), "correct horse battery"),
+			chromedp.Click(chromedp.CSS("button[type=submit]")))
+	}
+	signIn()
+	b.Do(chromedp.WaitVisible(chromedp.ID("code")), chromedp.SendKeys(chromedp.ID("code"), r.emailCode(t, "rita@acme.test", 1)),
+		chromedp.Click(chromedp.CSS("main button[type=submit]")), chromedp.WaitVisible(chromedp.CSS(`[aria-label="Settings"]`)))
+
+	b.Do(chromedp.Navigate(base+"/admin/account"), chromedp.WaitVisible(chromedp.CSS(`[data-passkey-register] button`)))
+	b.Check("account-passkey")
+	b.Do(chromedp.Click(chromedp.CSS(`[data-passkey-register] button`)))
+	waitForText(t, b, "Save your recovery codes")
+	b.Do(chromedp.Click(chromedp.CSS(`main a.button`)))
+	waitForText(t, b, "The console asks for your passkey when you sign in")
+
+	mails := len(r.mailpit.Messages(t))
+	b.Do(chromedp.Click(chromedp.CSS(`form[action="/admin/logout"] button`)), chromedp.WaitVisible(chromedp.ID("password")))
+	signIn()
+	b.Do(chromedp.WaitVisible(chromedp.CSS(`[data-passkey-login] button`)))
+	if h := b.Text("h1"); h != "Use your passkey" {
+		t.Fatalf("the console's second step: %q", h)
+	}
+	b.Check("login-passkey")
+	b.Do(chromedp.Click(chromedp.CSS(`[data-passkey-login] button`)), chromedp.WaitVisible(chromedp.CSS(`[aria-label="Settings"]`)))
+	if n := len(r.mailpit.Messages(t)); n != mails {
+		t.Errorf("%d emails sent for a sign-in with a passkey", n-mails)
+	}
+}

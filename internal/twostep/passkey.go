@@ -79,22 +79,44 @@ var errNoPasskeys = &Error{Code: CodeForbidden, Message: "Passkeys cannot be use
 // BeginPasskey starts adding a passkey on an enrolment page: the options
 // for navigator.credentials.create, as JSON.
 func (s *Enrolment) BeginPasskey(ctx context.Context, token string) (json.RawMessage, error) {
-	e, _, err := s.enrollmentCaller(ctx, token, "", "")
+	e, c, err := s.enrollmentCaller(ctx, token, "", "")
 	if err != nil {
 		return nil, err
 	}
+	return s.beginPasskey(ctx, c, e.CompanyID, e.UserID, "en:"+e.TokenHash)
+}
+
+// FinishPasskey adds the passkey the browser created, from its answer.
+func (s *Enrolment) FinishPasskey(ctx context.Context, token string, answer []byte, ip, userAgent string) error {
+	e, c, err := s.enrollmentCaller(ctx, token, ip, userAgent)
+	if err != nil {
+		return err
+	}
+	return s.finishPasskey(ctx, c, e.CompanyID, e.UserID, "en:"+e.TokenHash, answer)
+}
+
+// BeginOwnPasskey and FinishOwnPasskey add a passkey for the caller
+// themself (an admin, for the console's sign-in), the ceremony bound to
+// their session.
+func (s *Enrolment) BeginOwnPasskey(ctx context.Context, c Caller, session string) (json.RawMessage, error) {
+	return s.beginPasskey(ctx, c, c.Scope, c.UserID, "se:"+session)
+}
+
+func (s *Enrolment) FinishOwnPasskey(ctx context.Context, c Caller, session string, answer []byte) error {
+	return s.finishPasskey(ctx, c, c.Scope, c.UserID, "se:"+session, answer)
+}
+
+// beginPasskey starts a registration for a user, the ceremony kept under
+// ceremonyID.
+func (s *Enrolment) beginPasskey(ctx context.Context, c Caller, companyID, userID, ceremonyID string) (json.RawMessage, error) {
 	var out json.RawMessage
-	err = s.update(ctx, func(tx Tx) error {
-		co, err := tx.Company(ctx, e.CompanyID)
+	err := s.update(ctx, func(tx Tx) error {
+		co, _, u, err := s.owner(ctx, tx, c, companyID, userID, false)
 		if err != nil {
 			return err
 		}
 		if s.relyingParty == nil || !co.Settings.Authenticators.WebAuthn {
 			return errNoPasskeys
-		}
-		u, err := s.user(ctx, tx, e.CompanyID, e.UserID, false)
-		if err != nil {
-			return err
 		}
 		pu, _, err := passkeysOf(ctx, tx, u)
 		if err != nil {
@@ -115,10 +137,8 @@ func (s *Enrolment) BeginPasskey(ctx context.Context, token string) (json.RawMes
 		if err != nil {
 			return err
 		}
-		if out, err = putCeremony(ctx, tx, "en:"+e.TokenHash, session, now, creation); err != nil {
-			return err
-		}
-		return nil
+		out, err = putCeremony(ctx, tx, ceremonyID, session, now, creation)
+		return err
 	})
 	return out, err
 }
@@ -156,19 +176,15 @@ func takeCeremony(ctx context.Context, tx AuthenticatorStore, id string, now tim
 // errPasskeyFailed answers a passkey the browser's answer did not prove.
 var errPasskeyFailed = &Error{Code: CodeIncorrect, Field: "passkey", Message: "That passkey could not be checked. Try again, or choose another way."}
 
-// FinishPasskey adds the passkey the browser created, from its answer.
-func (s *Enrolment) FinishPasskey(ctx context.Context, token string, answer []byte, ip, userAgent string) error {
-	e, c, err := s.enrollmentCaller(ctx, token, ip, userAgent)
-	if err != nil {
-		return err
-	}
+// finishPasskey adds the passkey of a registration kept under ceremonyID.
+func (s *Enrolment) finishPasskey(ctx context.Context, c Caller, companyID, userID, ceremonyID string, answer []byte) error {
 	parsed, perr := protocol.ParseCredentialCreationResponseBytes(answer)
 	id, err := newID(s.rand, prefixAuthenticator)
 	if err != nil {
 		return Internal(err)
 	}
 	return s.update(ctx, func(tx Tx) error {
-		_, actor, u, err := s.owner(ctx, tx, c, e.CompanyID, e.UserID, true)
+		_, actor, u, err := s.owner(ctx, tx, c, companyID, userID, true)
 		if err != nil {
 			return err
 		}
@@ -176,7 +192,7 @@ func (s *Enrolment) FinishPasskey(ctx context.Context, token string, answer []by
 		if err != nil {
 			return err
 		}
-		session, ok, err := takeCeremony(ctx, tx, "en:"+e.TokenHash, now)
+		session, ok, err := takeCeremony(ctx, tx, ceremonyID, now)
 		if err != nil || !ok || perr != nil || s.relyingParty == nil {
 			return cmpErr(err, errPasskeyFailed)
 		}
@@ -231,7 +247,13 @@ func (s *SignIns) BeginPasskeyLogin(ctx context.Context, verifyToken string) (js
 	if err != nil {
 		return nil, err
 	}
+	return s.beginPasskeyLogin(ctx, c, id)
+}
+
+// beginPasskeyLogin starts a passkey ceremony for a challenge.
+func (s *SignIns) beginPasskeyLogin(ctx context.Context, c Caller, id string) (json.RawMessage, error) {
 	var out json.RawMessage
+	var err error
 	err = s.update(ctx, func(tx Tx) error {
 		cc, err := s.loadChallenge(ctx, tx, c, id, false)
 		if err != nil {
@@ -311,3 +333,7 @@ func (passkey) settle(*Challenge, bool) {}
 func (s *SignIns) PagePasskey(ctx context.Context, verifyToken string, answer []byte, remember bool, ip, userAgent string) (Page, VerifyResult, error) {
 	return s.PageVerify(ctx, verifyToken, Proof{Method: MethodWebAuthn, Passkey: answer, Remember: remember, KeepDeviceToken: true}, ip, userAgent)
 }
+
+// Passkeys reports whether this service checks passkeys at all (its
+// public URL has a domain name).
+func (s *core) Passkeys() bool { return s.relyingParty != nil }

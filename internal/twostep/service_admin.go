@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"strings"
 	"time"
@@ -303,6 +304,22 @@ func (s *Accounts) pending(ctx context.Context, tx Tx, token string) (Session, C
 		return ses, Caller{}, errSessionInvalid
 	}
 	return ses, Caller{Scope: ses.CompanyID, UserID: ses.UserID}, err
+}
+
+// SignInPasskey starts a passkey ceremony for a pending sign-in; its
+// answer goes to SignInVerify with method webauthn.
+func (s *Accounts) SignInPasskey(ctx context.Context, pendingToken string) (json.RawMessage, error) {
+	var ses Session
+	var c Caller
+	err := s.view(ctx, func(tx Tx) error {
+		var err error
+		ses, c, err = s.pending(ctx, tx, pendingToken)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.signIns.beginPasskeyLogin(ctx, c, ses.ChallengeID)
 }
 
 // SignInChallenge reads the second step of a pending sign-in.

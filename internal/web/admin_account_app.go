@@ -108,10 +108,14 @@ func (s *Server) accountAppRemove(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.PostFormValue("confirm") != "yes" {
-		d := bulkConfirm{Heading: "Remove your authenticator app “" + apps[i].Name + "”?",
+		what := "authenticator app"
+		if apps[i].Type == twostep.AuthenticatorWebAuthn {
+			what = "passkey"
+		}
+		d := bulkConfirm{Heading: "Remove your " + what + " “" + apps[i].Name + "”?",
 			Action: "/admin/account/authenticator/" + id + "/remove",
-			Text:   []string{"Its codes stop working at once. You will sign in to the console with a code by email or text message instead, or with another authenticator app you have."},
-			Hidden: url.Values{}, Yes: "Remove authenticator app", Warning: true, Return: "/admin/account"}
+			Text:   []string{"It stops working at once. You will sign in to the console with another authenticator you have, or with a code by email or text message."},
+			Hidden: url.Values{}, Yes: "Remove " + what, Warning: true, Return: "/admin/account"}
 		s.render(w, r, http.StatusOK, "bulk", page{Title: d.Heading, Console: &c, Section: "account", Data: d})
 		return
 	}
@@ -120,4 +124,48 @@ func (s *Server) accountAppRemove(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	seeOther(w, r, "/admin/account?done=app_removed")
+}
+
+// accountPasskeyBegin answers the options for the admin's own new passkey.
+func (s *Server) accountPasskeyBegin(w http.ResponseWriter, r *http.Request) {
+	c, _ := s.console(r)
+	options, err := s.svc.BeginOwnPasskey(r.Context(), c.Caller, c.Session)
+	s.passkeyAnswer(w, r, options, err)
+}
+
+// accountPasskeyFinish adds the admin's own passkey.
+func (s *Server) accountPasskeyFinish(w http.ResponseWriter, r *http.Request) {
+	c, _ := s.console(r)
+	err := s.svc.FinishOwnPasskey(r.Context(), c.Caller, c.Session, []byte(r.PostFormValue("answer")))
+	s.passkeyAnswer(w, r, []byte(`{"ok":true}`), err)
+}
+
+// accountPasskeyDone shows the recovery codes that come with the passkey.
+func (s *Server) accountPasskeyDone(w http.ResponseWriter, r *http.Request) {
+	c, _ := s.console(r)
+	s.accountCodes(w, r, c, "Your passkey is set up. From now on the console asks for it when you sign in.")
+}
+
+// loginPasskeyBegin answers the options for the console's sign-in with a
+// passkey.
+func (s *Server) loginPasskeyBegin(w http.ResponseWriter, r *http.Request) {
+	options, err := s.svc.SignInPasskey(r.Context(), cookie(r, pendingCookie))
+	s.passkeyAnswer(w, r, options, err)
+}
+
+// loginPasskey checks the passkey's answer and, when it is right, begins
+// the admin's session.
+func (s *Server) loginPasskey(w http.ResponseWriter, r *http.Request) {
+	proof := twostep.Proof{Method: twostep.MethodWebAuthn, Passkey: []byte(r.PostFormValue("answer"))}
+	token, _, err := s.svc.SignInVerify(r.Context(), cookie(r, pendingCookie), proof, s.clientIP(r), userAgent(r))
+	switch {
+	case err != nil:
+		s.passkeyAnswer(w, r, nil, err)
+	case token == "":
+		s.passkeyAnswer(w, r, nil, &twostep.Error{Code: twostep.CodeIncorrect, Message: "That passkey did not work. Try again, or choose another way."})
+	default:
+		clearCookie(w, pendingCookie)
+		setCookie(w, sessionCookie, token)
+		s.passkeyAnswer(w, r, []byte(`{"redirect":"/admin/2fa"}`), nil)
+	}
 }

@@ -26,6 +26,9 @@ type sessionsData struct {
 	Apps          []twostep.Authenticator
 	RecoveryCodes int
 	TOTPAllowed   bool
+	// The admin's passkeys, and whether they may add one.
+	Passkeys        []twostep.Authenticator
+	PasskeysAllowed bool
 }
 
 func (s *Server) adminsPage(w http.ResponseWriter, r *http.Request) {
@@ -147,9 +150,14 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, status in
 		s.consoleUnavailable(w, r, err)
 		return
 	}
-	d := sessionsData{Sessions: sessions, Current: c.Session, RecoveryCodes: left, TOTPAllowed: c.Company.Settings.Authenticators.TOTP}
+	d := sessionsData{Sessions: sessions, Current: c.Session, RecoveryCodes: left, TOTPAllowed: c.Company.Settings.Authenticators.TOTP,
+		PasskeysAllowed: c.Company.Settings.Authenticators.WebAuthn && s.svc.Passkeys()}
 	for _, a := range apps {
-		if a.Confirmed() {
+		switch {
+		case !a.Confirmed():
+		case a.Type == twostep.AuthenticatorWebAuthn:
+			d.Passkeys = append(d.Passkeys, a)
+		default:
 			d.Apps = append(d.Apps, a)
 		}
 	}
