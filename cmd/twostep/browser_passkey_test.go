@@ -82,6 +82,7 @@ func TestPasskeyInABrowser(t *testing.T) {
 		t.Fatalf("heading %q", h)
 	}
 	b.Check("verify-passkey")
+	clicked := time.Now()
 	b.Do(chromedp.Click(chromedp.CSS(`[data-passkey-login] button`)))
 	var back string
 	select {
@@ -89,6 +90,7 @@ func TestPasskeyInABrowser(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatalf("no return to the platform; at %s, saying %q", b.URL(), b.Text("main"))
 	}
+	t.Logf("a passkey sign-in, from the click to the platform's return URL (virtual authenticator, begin and finish round trips): %v", time.Since(clicked))
 	waitForText(t, b, "Back at the platform")
 	keys, err := result.ParseJWKS(r.api.get("/.well-known/jwks.json"))
 	if err != nil {
