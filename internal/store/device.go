@@ -11,15 +11,15 @@ import (
 // CreateDevice stores a remembered device.
 func (t *Tx) CreateDevice(ctx context.Context, d twostep.Device) error {
 	_, err := t.exec(ctx, `
-		INSERT INTO devices (token_hash, company_id, user_id, app, user_agent, auth_time, created_at, last_used_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		INSERT INTO devices (token_hash, company_id, user_id, app, user_agent, auth_time, created_at, last_used_at, expires_at, method)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		d.TokenHash, d.CompanyID, d.UserID, d.App, d.UserAgent, micros(d.AuthTime), micros(d.CreatedAt),
-		micros(d.LastUsedAt), micros(d.ExpiresAt))
+		micros(d.LastUsedAt), micros(d.ExpiresAt), d.Method)
 	return t.fail(err)
 }
 
 const selectDevice = `
-	SELECT token_hash, company_id, user_id, app, user_agent, auth_time, created_at, last_used_at, expires_at
+	SELECT token_hash, company_id, user_id, app, user_agent, auth_time, created_at, last_used_at, expires_at, method
 	FROM devices`
 
 func scanDevice(r rowScanner) (twostep.Device, error) {
@@ -27,7 +27,7 @@ func scanDevice(r rowScanner) (twostep.Device, error) {
 		d                              twostep.Device
 		auth, created, used, expiresAt int64
 	)
-	err := r.Scan(&d.TokenHash, &d.CompanyID, &d.UserID, &d.App, &d.UserAgent, &auth, &created, &used, &expiresAt)
+	err := r.Scan(&d.TokenHash, &d.CompanyID, &d.UserID, &d.App, &d.UserAgent, &auth, &created, &used, &expiresAt, &d.Method)
 	d.AuthTime, d.CreatedAt, d.LastUsedAt, d.ExpiresAt = fromMicros(auth), fromMicros(created), fromMicros(used), fromMicros(expiresAt)
 	return d, err
 }

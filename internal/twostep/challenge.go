@@ -174,7 +174,7 @@ func (ch Challenge) view(now time.Time, policy policy, l Lockout, d Delivery, co
 	// A sent code that expired ends the challenge only when nothing else
 	// can prove it: an authenticator app or a recovery code still can,
 	// until the challenge's own end.
-	codeOut := sent && !now.Before(ch.CodeExpiresAt) && !policy.strength.totp() && policy.strength.factors.RecoveryCodes == 0
+	codeOut := sent && !now.Before(ch.CodeExpiresAt) && !policy.strength.strong() && policy.strength.factors.RecoveryCodes == 0
 	v.ExpiresAt = ch.CodeExpiresAt
 	if !sent || (!now.Before(ch.CodeExpiresAt) && !codeOut) {
 		v.ExpiresAt = ch.ends()

@@ -101,7 +101,7 @@ func (s *SignIns) startChallenge(ctx context.Context, c Caller, companyID, userI
 				if err := tx.CreateChallenge(ctx, ch); err != nil {
 					return err
 				}
-				out = ChallengeResult{Required: false, RememberedUntil: d.ExpiresAt}
+				out = ChallengeResult{Required: false, RememberedUntil: d.Until(co.Settings.RememberDeviceDays.For(app))}
 				out.ChallengeView = ch.view(now, s.policy(co, u), l, Delivery{}, s.cooldown)
 				if s.signer != nil {
 					claims := resultClaims(ch, u)

@@ -224,7 +224,7 @@ func (s *SignIns) Verify(ctx context.Context, c Caller, id string, in Proof) (Ch
 			}
 			next.Method = method
 			if in.Remember {
-				token, sealed, err := s.rememberDevice(ctx, tx, cc)
+				token, sealed, err := s.rememberDevice(ctx, tx, cc, method)
 				if err != nil {
 					return err
 				}

@@ -62,7 +62,8 @@ const UserPageSignIns = 20
 func (s *Accounts) ConsoleUser(ctx context.Context, c Caller, companyID, userID string) (UserPage, error) {
 	var out UserPage
 	err := s.view(ctx, func(tx Tx) error {
-		if _, _, err := s.company(ctx, tx, c, companyID, false); err != nil {
+		co, _, err := s.company(ctx, tx, c, companyID, false)
+		if err != nil {
 			return err
 		}
 		u, err := s.user(ctx, tx, companyID, userID, false)
@@ -100,6 +101,7 @@ func (s *Accounts) ConsoleUser(ctx context.Context, c Caller, companyID, userID 
 			return err
 		}
 		for _, d := range devices {
+			d.ExpiresAt = d.Until(co.Settings.RememberDeviceDays.For(d.App))
 			if now.Before(d.ExpiresAt) {
 				out.Devices = append(out.Devices, d)
 			}

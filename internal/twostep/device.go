@@ -17,6 +17,7 @@ type Device struct {
 	UserID     string
 	App        App
 	UserAgent  string
+	Method     Method    // what proved the approval that made it
 	AuthTime   time.Time // the approval that made it
 	CreatedAt  time.Time
 	LastUsedAt time.Time
@@ -65,6 +66,16 @@ type AppDaysPatch struct {
 // maxRememberDays bounds remember_device_days.
 const maxRememberDays = 90
 
+// Until is when the device stops being remembered under a company's
+// current days for its app: its own end, or sooner if the setting was
+// shortened since.
+func (d Device) Until(days int) time.Time {
+	if end := d.CreatedAt.AddDate(0, 0, days); end.Before(d.ExpiresAt) {
+		return end
+	}
+	return d.ExpiresAt
+}
+
 // deviceSealBinding ties a challenge's sealed device token to it.
 func deviceSealBinding(challengeID string) string { return "device:" + challengeID }
 
@@ -72,13 +83,13 @@ func deviceSealBinding(challengeID string) string { return "device:" + challenge
 // now: it is theirs, not expired, and the company still remembers devices
 // for as long as it has been.
 func (d Device) remembered(companyID, userID string, app App, days int, now time.Time) bool {
-	return d.CompanyID == companyID && d.UserID == userID && d.App == app && days > 0 &&
-		now.Before(d.ExpiresAt) && now.Before(d.CreatedAt.AddDate(0, 0, days))
+	return d.CompanyID == companyID && d.UserID == userID && d.App == app && days > 0 && now.Before(d.Until(days))
 }
 
 // rememberedDevice checks a challenge's device token inside its
 // transaction; it returns the device and true when the sign-in may skip
-// the second step, and records the use.
+// the second step, and records the use. Where the app requires strong
+// authentication, a device remembered after a sent code does not count.
 func (s *core) rememberedDevice(ctx context.Context, tx Tx, co Company, u User, app App, token string, now time.Time) (Device, bool, error) {
 	if token == "" {
 		return Device{}, false, nil
@@ -90,13 +101,16 @@ func (s *core) rememberedDevice(ctx context.Context, tx Tx, co Company, u User, 
 	if err != nil || !d.remembered(co.ID, u.ID, app, co.Settings.RememberDeviceDays.For(app), now) {
 		return d, false, err
 	}
+	if co.Settings.StrongAuthentication.For(app) && (d.Method == "" || d.Method.sent()) {
+		return d, false, nil
+	}
 	return d, true, tx.TouchDevice(ctx, d.TokenHash, now)
 }
 
 // rememberDevice makes a device token for an approved challenge and
 // returns it with its sealed form for the challenge, or "" when the
 // company does not remember devices for the app.
-func (s *core) rememberDevice(ctx context.Context, tx Tx, cc challengeContext) (token, sealed string, err error) {
+func (s *core) rememberDevice(ctx context.Context, tx Tx, cc challengeContext, method Method) (token, sealed string, err error) {
 	days := cc.co.Settings.RememberDeviceDays.For(cc.ch.App)
 	if days == 0 {
 		return "", "", nil
@@ -104,7 +118,7 @@ func (s *core) rememberDevice(ctx context.Context, tx Tx, cc challengeContext) (
 	if token, err = s.newToken(); err != nil {
 		return "", "", Internal(err)
 	}
-	d := Device{TokenHash: tokenHash(token), CompanyID: cc.ch.CompanyID, UserID: cc.ch.UserID, App: cc.ch.App,
+	d := Device{TokenHash: tokenHash(token), CompanyID: cc.ch.CompanyID, UserID: cc.ch.UserID, App: cc.ch.App, Method: method,
 		UserAgent: clip(cc.ch.UserAgent, 300), AuthTime: cc.now, CreatedAt: cc.now, ExpiresAt: cc.now.AddDate(0, 0, days)}
 	if err := tx.CreateDevice(ctx, d); err != nil {
 		return "", "", err
@@ -125,12 +139,17 @@ func (s *Directory) Devices(ctx context.Context, c Caller, companyID, userID str
 		if _, err := s.user(ctx, tx, companyID, userID, false); err != nil {
 			return err
 		}
+		co, _, err := s.company(ctx, tx, c, companyID, false)
+		if err != nil {
+			return err
+		}
 		now, err := tx.Now(ctx)
 		if err != nil {
 			return err
 		}
 		all, err := tx.Devices(ctx, companyID, userID)
 		for _, d := range all {
+			d.ExpiresAt = d.Until(co.Settings.RememberDeviceDays.For(d.App))
 			if now.Before(d.ExpiresAt) {
 				out = append(out, d)
 			}

@@ -55,14 +55,19 @@ type strength struct {
 	required  bool      // the app accepts only authenticator apps, passkeys and recovery codes
 	graceEnds time.Time // until then, a user without one may still use a sent code
 	passkeys  bool      // this service checks passkeys (it has a relying party)
+	hosted    bool      // the challenge has a page to run a passkey ceremony on (hosted or console)
 }
 
 // totp reports whether the user can use an authenticator app.
 func (st strength) totp() bool { return st.kinds.TOTP && st.factors.TOTP > 0 }
 
 // passkey reports whether the user can use a passkey: they have one, the
-// company allows them, and this service can check them.
-func (st strength) passkey() bool { return st.kinds.WebAuthn && st.factors.WebAuthn > 0 && st.passkeys }
+// company allows them, this service can check them, and the challenge has
+// a page (hosted or the console's) to run the ceremony on: a challenge
+// the platform verifies through the API alone never asks for one.
+func (st strength) passkey() bool {
+	return st.kinds.WebAuthn && st.factors.WebAuthn > 0 && st.passkeys && st.hosted
+}
 
 // strong reports whether the user has a strong authenticator they may
 // use.
@@ -154,7 +159,7 @@ func (s *SignIns) policyFor(ctx context.Context, tx Tx, co Company, u User, ch C
 	}
 	st := co.Settings
 	p.strength = strength{factors: f, kinds: st.Authenticators, required: st.StrongAuthentication.For(ch.App) && !ch.Console,
-		graceEnds: st.graceEnds(ch.App, u), passkeys: s.relyingParty != nil}
+		graceEnds: st.graceEnds(ch.App, u), passkeys: s.relyingParty != nil, hosted: ch.ReturnURL != "" || ch.Console}
 	return p, nil
 }
 

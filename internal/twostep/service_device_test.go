@@ -149,6 +149,33 @@ func TestRememberedDevices(t *testing.T) {
 				}
 			})
 		}
+		// A device remembered after a sent code does not stand in for the
+		// strong authentication an app comes to require.
+		s.clock.Advance(time.Hour)
+		tok = s.remember(t, "web")
+		if !s.remembered(t, "web", tok) {
+			t.Fatal("a fresh token does not work")
+		}
+		if _, err := s.svc.UpdateSettings(s.ctx, s.platform, s.co.ID, patch(t, `{"strong_authentication":{"web":true}}`)); err != nil {
+			t.Fatal(err)
+		}
+		if s.remembered(t, "web", tok) {
+			t.Fatal("an SMS-made device token let the user past strong authentication")
+		}
+		if _, err := s.svc.UpdateSettings(s.ctx, s.platform, s.co.ID, patch(t, `{"strong_authentication":{"web":false},"remember_device_days":{"web":20}}`)); err != nil {
+			t.Fatal(err)
+		}
+		// A shorter setting shows: the device's end is 20 days after it began.
+		s.clock.Advance(time.Hour)
+		tok = s.remember(t, "web")
+		res, err = s.svc.CreateChallenge(s.ctx, s.platform, s.co.ID, s.user.ID, twostep.NewChallenge{App: "web", DeviceToken: tok})
+		if err != nil || res.Required {
+			t.Fatalf("remembered: %+v %v", res.Required, err)
+		}
+		list, _ := s.svc.Devices(s.ctx, s.platform, s.co.ID, s.user.ID)
+		if len(list) == 0 || !list[0].ExpiresAt.Equal(list[0].CreatedAt.AddDate(0, 0, 20)) || !res.RememberedUntil.Equal(list[0].ExpiresAt) {
+			t.Fatalf("until %v, listed %+v", res.RememberedUntil, list)
+		}
 		if got := s.actions(t, twostep.ActionDevicesRevoked); len(got) != 1 {
 			t.Fatalf("%d devices_revoked events, want 1 (the admin's)", len(got))
 		}
@@ -167,4 +194,40 @@ func newSignInUser(t *testing.T, s signIn, name string) signIn {
 	}
 	s.user = u
 	return s
+}
+
+// TestPasskeysOnlyWhereAPageCanAskForThem: a user with a passkey starts on
+// it only where there is a page to run the ceremony on (a return_url);
+// a challenge the platform verifies through the API alone goes on as if
+// there were none.
+func TestPasskeysOnlyWhereAPageCanAskForThem(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, url string) {
+		s := newSignIn(t, url, `{"allowed_return_origins":["https://app.acme.test"]}`, anna)
+		svc := twostep.NewService(s.db, twostep.Options{AuditKey: auditKey, CodeKey: []byte("test code key"),
+			OutboxKey: []byte("0123456789abcdef0123456789abcdef"), CodeTTL: 5 * time.Minute, PublicURL: "https://2fa.example.com"})
+		if !svc.Passkeys() {
+			t.Fatal("passkeys are off with a public URL on a domain")
+		}
+		if err := s.db.Update(s.ctx, func(tx twostep.Tx) error {
+			now, _ := tx.Now(s.ctx)
+			if err := tx.CreateAuthenticator(s.ctx, twostep.Authenticator{ID: "auth_pk", CompanyID: s.co.ID, UserID: s.user.ID,
+				Type: twostep.AuthenticatorWebAuthn, Name: "Passkey", ConfirmedAt: now, CreatedAt: now, CredentialID: "cGs", Credential: `{}`}); err != nil {
+				return err
+			}
+			return tx.RefreshFactors(s.ctx, s.co.ID, s.user.ID)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		api, err := svc.CreateChallenge(s.ctx, s.platform, s.co.ID, s.user.ID, twostep.NewChallenge{App: "web"})
+		if err != nil || api.Method == twostep.MethodWebAuthn || hasMethod(api.MethodsAvailable, twostep.MethodWebAuthn) {
+			t.Fatalf("an API-only challenge: %s %v, %v", api.Method, api.MethodsAvailable, err)
+		}
+		hosted, err := svc.CreateChallenge(s.ctx, s.platform, s.co.ID, s.user.ID, twostep.NewChallenge{App: "web", ReturnURL: "https://app.acme.test/x"})
+		if err != nil || hosted.Method != twostep.MethodWebAuthn {
+			t.Fatalf("a hosted challenge: %s, %v", hosted.Method, err)
+		}
+		if twostep.NewService(s.db, twostep.Options{PublicURL: "http://127.0.0.1:8080"}).Passkeys() {
+			t.Fatal("passkeys are on with a public URL on an IP address")
+		}
+	})
 }

@@ -59,6 +59,9 @@ func toChallengeJSON(v twostep.ChallengeView) challengeJSON {
 		CreatedAt:         formatTime(v.CreatedAt),
 		DeviceToken:       v.DeviceToken,
 	}
+	if v.Method == twostep.MethodRememberedDevice {
+		out.Required = false // a remembered device let it through
+	}
 	if out.Method == "" { // a challenge from before methods
 		out.Method = twostep.Method(v.Channel)
 	}

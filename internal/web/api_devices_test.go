@@ -37,7 +37,7 @@ func TestRememberedDeviceAPI(t *testing.T) {
 		}
 		// The sign-in is recorded, and its signed result says how it went.
 		id := got["challenge_id"].(string)
-		if rec := c.must(200, "GET", "/v1/challenges/"+id, nil); rec["status"] != "approved" || rec["method"] != "remembered_device" {
+		if rec := c.must(200, "GET", "/v1/challenges/"+id, nil); rec["status"] != "approved" || rec["method"] != "remembered_device" || rec["required"] != false {
 			t.Fatalf("the remembered sign-in's challenge: %v %v", rec["status"], rec["method"])
 		}
 		keys, err := result.ParseJWKS(c.do("GET", "/.well-known/jwks.json", nil).Body)

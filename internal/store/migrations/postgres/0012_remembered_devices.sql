@@ -14,6 +14,7 @@ CREATE TABLE devices (
     user_id      TEXT   NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     app          TEXT   NOT NULL CHECK (app IN ('web', 'manager')),
     user_agent   TEXT   NOT NULL DEFAULT '',
+    method       TEXT   NOT NULL DEFAULT '', -- what proved the approval that made it
     auth_time    BIGINT NOT NULL, -- the approval that made it
     created_at   BIGINT NOT NULL,
     last_used_at BIGINT NOT NULL DEFAULT 0,
