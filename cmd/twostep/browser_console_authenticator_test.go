@@ -79,19 +79,20 @@ func TestConsoleAuthenticatorsInABrowser(t *testing.T) {
 
 	// The policy, in General settings.
 	b.Do(chromedp.Navigate(r.srv.URL+"/admin/2fa/settings"), chromedp.WaitVisible(chromedp.ID("strong-web")))
-	b.Do(chromedp.Click(chromedp.ID("strong-web")), chromedp.SetValue(chromedp.ID("grace-days"), "400"),
+	b.Do(chromedp.Click(chromedp.ID("strong-web")), chromedp.SetValue(chromedp.ID("grace-days"), "400"), chromedp.SetValue(chromedp.ID("remember-web"), "91"),
 		chromedp.Click(chromedp.CSS(`form[action="/admin/2fa/settings/general"] button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS(".error-summary")))
-	if e := b.Text(".error-summary"); !strings.Contains(e, "Enter a number of days from 0 to 365") {
+	if e := b.Text(".error-summary"); !strings.Contains(e, "Enter a number of days from 0 to 365") && !strings.Contains(e, "from 0 (off) to 90") {
 		t.Errorf("grace of 400 days: %q", e)
 	}
 	b.Check("settings-grace-error")
-	b.Do(chromedp.SetValue(chromedp.ID("grace-days"), "7"),
+	b.Do(chromedp.SetValue(chromedp.ID("grace-days"), "7"), chromedp.SetValue(chromedp.ID("remember-web"), "30"),
 		chromedp.Click(chromedp.CSS(`form[action="/admin/2fa/settings/general"] button[type=submit]`)))
 	waitForText(t, b, "General settings saved")
 	got := r.api.must(200, "GET", "/v1/companies/"+r.company+"/settings", nil)
-	if got["strong_authentication"].(map[string]any)["web"] != true || got["enrollment_grace_days"] != float64(7) {
-		t.Fatalf("settings after saving: %v %v", got["strong_authentication"], got["enrollment_grace_days"])
+	if got["strong_authentication"].(map[string]any)["web"] != true || got["enrollment_grace_days"] != float64(7) ||
+		got["remember_device_days"].(map[string]any)["web"] != float64(30) {
+		t.Fatalf("settings after saving: %v %v %v", got["strong_authentication"], got["enrollment_grace_days"], got["remember_device_days"])
 	}
 	b.Check("settings-strong")
 }

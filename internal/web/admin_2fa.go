@@ -230,11 +230,13 @@ func (s *Server) switchTwoFA(w http.ResponseWriter, r *http.Request) {
 // settingsFields maps the service's setting fields to the form's inputs,
 // with messages in the console's words.
 var settingsFields = map[string]formField{
-	"delivery_method":           {ID: "delivery_method", Message: "Select how codes are delivered"},
-	"responsible_contact.name":  {ID: "contact-name", Message: "Enter a name of at most 200 characters"},
-	"responsible_contact.email": {ID: "contact-email", Message: "Enter an email address in the correct format, like name@example.com"},
-	"responsible_contact.phone": {ID: "contact-phone", Message: "Enter a phone number with the country code, like +371 2000 0001"},
-	"enrollment_grace_days":     {ID: "grace-days", Message: "Enter a number of days from 0 to 365"},
+	"delivery_method":              {ID: "delivery_method", Message: "Select how codes are delivered"},
+	"responsible_contact.name":     {ID: "contact-name", Message: "Enter a name of at most 200 characters"},
+	"responsible_contact.email":    {ID: "contact-email", Message: "Enter an email address in the correct format, like name@example.com"},
+	"responsible_contact.phone":    {ID: "contact-phone", Message: "Enter a phone number with the country code, like +371 2000 0001"},
+	"enrollment_grace_days":        {ID: "grace-days", Message: "Enter a number of days from 0 to 365"},
+	"remember_device_days.web":     {ID: "remember-web", Message: "Enter a number of days from 0 (off) to 90"},
+	"remember_device_days.manager": {ID: "remember-manager", Message: "Enter a number of days from 0 (off) to 90"},
 }
 
 // saveSettings saves one section of the settings window: general or
@@ -268,6 +270,16 @@ func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request) {
 				days = -1 // the service refuses it with the field named
 			}
 			p.EnrollmentGraceDays, form.EnrollmentGraceDays = twostep.Some(days), days
+			remember := func(field string) int {
+				n, err := strconv.Atoi(strings.TrimSpace(r.PostFormValue(field)))
+				if err != nil {
+					return -1 // refused with the field named
+				}
+				return n
+			}
+			rd := twostep.AppDays{Web: remember("remember_web"), Manager: remember("remember_manager")}
+			p.RememberDeviceDays = twostep.Some(twostep.AppDaysPatch{Web: twostep.Some(rd.Web), Manager: twostep.Some(rd.Manager)})
+			form.RememberDeviceDays = rd
 		}
 	case "defaults":
 		d := twostep.Defaults{Web: r.PostFormValue("web") == "on", Manager: r.PostFormValue("manager") == "on"}
