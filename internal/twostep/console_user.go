@@ -96,15 +96,8 @@ func (s *Accounts) ConsoleUser(ctx context.Context, c Caller, companyID, userID 
 			return err
 		}
 		out.User, out.Now, out.RecoveryCodes = u, now, f.RecoveryCodes
-		devices, err := tx.Devices(ctx, companyID, userID)
-		if err != nil {
+		if out.Devices, err = liveDevices(ctx, tx, co, userID, now); err != nil {
 			return err
-		}
-		for _, d := range devices {
-			d.ExpiresAt = d.Until(co.Settings.RememberDeviceDays.For(d.App))
-			if now.Before(d.ExpiresAt) {
-				out.Devices = append(out.Devices, d)
-			}
 		}
 		for _, app := range Apps {
 			a := UserApp{App: app, On: u.TwoFA.For(app)}

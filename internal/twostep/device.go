@@ -133,29 +133,34 @@ func (s *core) rememberDevice(ctx context.Context, tx Tx, cc challengeContext, m
 func (s *Directory) Devices(ctx context.Context, c Caller, companyID, userID string) ([]Device, error) {
 	var out []Device
 	err := s.view(ctx, func(tx Tx) error {
-		if _, _, err := s.company(ctx, tx, c, companyID, false); err != nil {
+		co, _, err := s.company(ctx, tx, c, companyID, false)
+		if err != nil {
 			return err
 		}
 		if _, err := s.user(ctx, tx, companyID, userID, false); err != nil {
-			return err
-		}
-		co, _, err := s.company(ctx, tx, c, companyID, false)
-		if err != nil {
 			return err
 		}
 		now, err := tx.Now(ctx)
 		if err != nil {
 			return err
 		}
-		all, err := tx.Devices(ctx, companyID, userID)
-		for _, d := range all {
-			d.ExpiresAt = d.Until(co.Settings.RememberDeviceDays.For(d.App))
-			if now.Before(d.ExpiresAt) {
-				out = append(out, d)
-			}
-		}
+		out, err = liveDevices(ctx, tx, co, userID, now)
 		return err
 	})
+	return out, err
+}
+
+// liveDevices reads a user's devices that are still remembered at now,
+// each ending when the company's current days for its app say.
+func liveDevices(ctx context.Context, tx Tx, co Company, userID string, now time.Time) ([]Device, error) {
+	all, err := tx.Devices(ctx, co.ID, userID)
+	var out []Device
+	for _, d := range all {
+		d.ExpiresAt = d.Until(co.Settings.RememberDeviceDays.For(d.App))
+		if now.Before(d.ExpiresAt) {
+			out = append(out, d)
+		}
+	}
 	return out, err
 }
 

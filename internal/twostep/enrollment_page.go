@@ -120,18 +120,7 @@ func (s *Enrolment) EnrollRecoveryCodes(ctx context.Context, token, ip, userAgen
 	if err != nil {
 		return nil, err
 	}
-	var f Factors
-	if err := s.view(ctx, func(tx Tx) error {
-		var err error
-		f, err = tx.Factors(ctx, e.CompanyID, e.UserID)
-		return err
-	}); err != nil {
-		return nil, err
-	}
-	if f.TOTP == 0 && f.WebAuthn == 0 {
-		return nil, errNeedsApp
-	}
-	return s.NewRecoveryCodes(ctx, c, e.CompanyID, e.UserID)
+	return s.replaceRecoveryCodes(ctx, c, e.CompanyID, e.UserID, true)
 }
 
 // errNeedsApp answers a request for recovery codes from a user without an

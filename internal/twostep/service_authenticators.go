@@ -206,6 +206,13 @@ func (s *Enrolment) RemoveAuthenticator(ctx context.Context, c Caller, companyID
 // NewRecoveryCodes gives a user a new set of recovery codes, which
 // replaces the old one; the codes are shown only now.
 func (s *Enrolment) NewRecoveryCodes(ctx context.Context, c Caller, companyID, userID string) ([]string, error) {
+	return s.replaceRecoveryCodes(ctx, c, companyID, userID, false)
+}
+
+// replaceRecoveryCodes is NewRecoveryCodes; with needsAuthenticator it
+// refuses a user without an authenticator app or passkey, checked with
+// the user held, in the transaction that makes the codes.
+func (s *Enrolment) replaceRecoveryCodes(ctx context.Context, c Caller, companyID, userID string, needsAuthenticator bool) ([]string, error) {
 	codes, err := newRecoveryCodes(s.rand)
 	if err != nil {
 		return nil, Internal(err)
@@ -214,6 +221,15 @@ func (s *Enrolment) NewRecoveryCodes(ctx context.Context, c Caller, companyID, u
 		_, actor, u, err := s.owner(ctx, tx, c, companyID, userID, true)
 		if err != nil {
 			return err
+		}
+		if needsAuthenticator {
+			f, err := tx.Factors(ctx, companyID, userID)
+			if err != nil {
+				return err
+			}
+			if f.TOTP == 0 && f.WebAuthn == 0 {
+				return errNeedsApp
+			}
 		}
 		now, err := tx.Now(ctx)
 		if err != nil {
