@@ -274,6 +274,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
+// statusOf is an error code's HTTP status; 500 for a code not in the table.
+func statusOf(code twostep.ErrorCode) int {
+	if status, ok := errorStatus[code]; ok {
+		return status
+	}
+	return http.StatusInternalServerError
+}
+
 // errorStatus maps each error code to its HTTP status: the one table.
 var errorStatus = map[twostep.ErrorCode]int{
 	twostep.CodeInvalidJSON:  http.StatusBadRequest,
@@ -318,10 +326,7 @@ type errorJSON struct {
 // are logged with their cause; the client sees only the safe message.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	e := twostep.AsError(err)
-	status, ok := errorStatus[e.Code]
-	if !ok {
-		status = http.StatusInternalServerError
-	}
+	status := statusOf(e.Code)
 	switch {
 	case errors.Is(err, context.Canceled):
 		// The client went away; nothing failed on our side.

@@ -89,6 +89,12 @@ func (s *Server) enrollConfirm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) enrollRecoveryCodes(w http.ResponseWriter, r *http.Request) {
+	s.enrollCodes(w, r, "")
+}
+
+// enrollCodes makes the user of an enrolment page new recovery codes and
+// shows them, under banner.
+func (s *Server) enrollCodes(w http.ResponseWriter, r *http.Request, banner string) {
 	token := r.PathValue("token")
 	codes, err := s.svc.EnrollRecoveryCodes(r.Context(), token, s.clientIP(r), userAgent(r))
 	if err != nil {
@@ -100,7 +106,7 @@ func (s *Server) enrollRecoveryCodes(w http.ResponseWriter, r *http.Request) {
 		s.enrollInvalid(w, r, err)
 		return
 	}
-	s.renderEnroll(w, r, http.StatusOK, pg, page{}, enrollInput{codes: codes})
+	s.renderEnroll(w, r, http.StatusOK, pg, page{Banner: banner}, enrollInput{codes: codes})
 }
 
 func (s *Server) enrollFinish(w http.ResponseWriter, r *http.Request) {
@@ -147,18 +153,7 @@ func (s *Server) enrollPasskeyFinish(w http.ResponseWriter, r *http.Request) {
 
 // enrollPasskeyDone shows the recovery codes that come with a new passkey.
 func (s *Server) enrollPasskeyDone(w http.ResponseWriter, r *http.Request) {
-	token := r.PathValue("token")
-	codes, err := s.svc.EnrollRecoveryCodes(r.Context(), token, s.clientIP(r), userAgent(r))
-	if err != nil {
-		s.enrollInvalid(w, r, err)
-		return
-	}
-	pg, err := s.svc.OpenEnrollment(r.Context(), token, "")
-	if err != nil {
-		s.enrollInvalid(w, r, err)
-		return
-	}
-	s.renderEnroll(w, r, http.StatusOK, pg, page{Banner: "Your passkey is set up."}, enrollInput{codes: codes})
+	s.enrollCodes(w, r, "Your passkey is set up.")
 }
 
 // passkeyAnswer writes a ceremony step's JSON answer, or its error as
@@ -171,11 +166,7 @@ func (s *Server) passkeyAnswer(w http.ResponseWriter, r *http.Request, v json.Ra
 		if e.Code == twostep.CodeInternal || e.Code == twostep.CodeUnavailable {
 			s.log.ErrorContext(r.Context(), "passkey", "err", err)
 		}
-		status, ok := errorStatus[e.Code]
-		if !ok {
-			status = http.StatusInternalServerError
-		}
-		w.WriteHeader(status)
+		w.WriteHeader(statusOf(e.Code))
 		json.NewEncoder(w).Encode(map[string]string{"error": e.Message})
 		return
 	}
