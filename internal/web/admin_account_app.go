@@ -12,6 +12,28 @@ import (
 // from their account page with the steps the hosted enrolment page uses,
 // then asked for at the console's code step instead of a sent code.
 
+// confirmedAuthenticator finds one of a user's confirmed authenticators
+// by id; ok is false when the user has no such one.
+func (s *Server) confirmedAuthenticator(r *http.Request, c twostep.Console, userID, id string) (twostep.Authenticator, bool, error) {
+	list, _, err := s.svc.Authenticators(r.Context(), c.Caller, c.Company.ID, userID)
+	if isCode(err, twostep.CodeNotFound) {
+		return twostep.Authenticator{}, false, nil
+	}
+	i := slices.IndexFunc(list, func(a twostep.Authenticator) bool { return a.ID == id && a.Confirmed() })
+	if err != nil || i < 0 {
+		return twostep.Authenticator{}, false, err
+	}
+	return list[i], true, nil
+}
+
+// authenticatorWord names an authenticator's kind for the console.
+func authenticatorWord(a twostep.Authenticator) string {
+	if a.Type == twostep.AuthenticatorWebAuthn {
+		return "passkey"
+	}
+	return "authenticator app"
+}
+
 // accountApp starts adding an authenticator app for the admin.
 func (s *Server) accountApp(w http.ResponseWriter, r *http.Request) {
 	c, _ := s.console(r)
@@ -97,22 +119,18 @@ func (s *Server) accountCodes(w http.ResponseWriter, r *http.Request, c twostep.
 func (s *Server) accountAppRemove(w http.ResponseWriter, r *http.Request) {
 	c, _ := s.console(r)
 	id := r.PathValue("authenticator")
-	apps, _, err := s.svc.Authenticators(r.Context(), c.Caller, c.Company.ID, c.User.ID)
+	a, ok, err := s.confirmedAuthenticator(r, c, c.User.ID, id)
 	if err != nil {
 		s.consoleUnavailable(w, r, err)
 		return
 	}
-	i := slices.IndexFunc(apps, func(a twostep.Authenticator) bool { return a.ID == id && a.Confirmed() })
-	if i < 0 {
+	if !ok {
 		s.notFound(w, r)
 		return
 	}
 	if r.PostFormValue("confirm") != "yes" {
-		what := "authenticator app"
-		if apps[i].Type == twostep.AuthenticatorWebAuthn {
-			what = "passkey"
-		}
-		d := bulkConfirm{Heading: "Remove your " + what + " “" + apps[i].Name + "”?",
+		what := authenticatorWord(a)
+		d := bulkConfirm{Heading: "Remove your " + what + " “" + a.Name + "”?",
 			Action: "/admin/account/authenticator/" + id + "/remove",
 			Text:   []string{"It stops working at once. You will sign in to the console with another authenticator you have, or with a code by email or text message."},
 			Hidden: url.Values{}, Yes: "Remove " + what, Warning: true, Return: "/admin/account"}

@@ -3,7 +3,6 @@ package web
 import (
 	"net/http"
 	"net/url"
-	"slices"
 
 	"github.com/twostep/twostep/internal/twostep"
 )
@@ -95,27 +94,31 @@ func (s *Server) removeAuthenticator(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, r)
 		return
 	}
-	up, err := s.svc.ConsoleUser(r.Context(), c.Caller, c.Company.ID, userID)
+	u, err := s.svc.User(r.Context(), c.Caller, c.Company.ID, userID)
 	if err != nil {
 		s.notFound(w, r)
 		return
 	}
-	i := slices.IndexFunc(up.Authenticators, func(a twostep.Authenticator) bool { return a.ID == id })
-	if i < 0 {
+	a, ok, err := s.confirmedAuthenticator(r, c, u.ID, id)
+	if err != nil {
+		s.consoleUnavailable(w, r, err)
+		return
+	}
+	if !ok {
 		s.notFound(w, r)
 		return
 	}
-	a, ret := up.Authenticators[i], "/admin/2fa/users/"+up.User.ID
+	ret, what := "/admin/2fa/users/"+u.ID, authenticatorWord(a)
 	if r.PostFormValue("confirm") != "yes" {
-		d := bulkConfirm{Heading: "Remove " + up.User.Name + "’s authenticator app “" + a.Name + "”?",
-			Action: "/admin/2fa/users/" + up.User.ID + "/authenticators/" + a.ID + "/remove",
-			Text: []string{"Its codes stop working at once. " + up.User.Name + " will need another way to sign in: " +
+		d := bulkConfirm{Heading: "Remove " + u.Name + "’s " + what + " “" + a.Name + "”?",
+			Action: "/admin/2fa/users/" + u.ID + "/authenticators/" + a.ID + "/remove",
+			Text: []string{"Its codes stop working at once. " + u.Name + " will need another way to sign in: " +
 				"another authenticator app, a recovery code or, where the company allows, a code by text message or email."},
-			Hidden: url.Values{}, Yes: "Remove authenticator app", Warning: true, Return: ret}
-		s.render(w, r, http.StatusOK, "bulk", page{Title: d.Heading, Console: &c, Crumb: up.User.Name, Data: d})
+			Hidden: url.Values{}, Yes: "Remove " + what, Warning: true, Return: ret}
+		s.render(w, r, http.StatusOK, "bulk", page{Title: d.Heading, Console: &c, Crumb: u.Name, Data: d})
 		return
 	}
-	if err := s.svc.RemoveAuthenticator(r.Context(), c.Caller, c.Company.ID, up.User.ID, a.ID); err != nil {
+	if err := s.svc.RemoveAuthenticator(r.Context(), c.Caller, c.Company.ID, u.ID, a.ID); err != nil {
 		if isCode(err, twostep.CodeNotFound) {
 			s.notFound(w, r)
 			return
@@ -123,7 +126,7 @@ func (s *Server) removeAuthenticator(w http.ResponseWriter, r *http.Request) {
 		s.consoleUnavailable(w, r, err)
 		return
 	}
-	seeOther(w, r, withQuery(ret, url.Values{"done": {"authenticator_removed"}, "user": {up.User.ID}}))
+	seeOther(w, r, withQuery(ret, url.Values{"done": {"authenticator_removed"}, "user": {u.ID}}))
 }
 
 // userPage shows one user: contact details, 2FA and locks per app, and
