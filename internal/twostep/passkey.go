@@ -1,6 +1,7 @@
 package twostep
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -194,7 +195,7 @@ func (s *Enrolment) finishPasskey(ctx context.Context, c Caller, companyID, user
 		}
 		session, ok, err := takeCeremony(ctx, tx, ceremonyID, now)
 		if err != nil || !ok || perr != nil || s.relyingParty == nil {
-			return cmpErr(err, errPasskeyFailed)
+			return cmp.Or(err, error(errPasskeyFailed))
 		}
 		pu, _, err := passkeysOf(ctx, tx, u)
 		if err != nil {
@@ -220,14 +221,6 @@ func (s *Enrolment) finishPasskey(ctx context.Context, c Caller, companyID, user
 		}
 		return s.auditAuthenticator(ctx, tx, c, actor, u, a, ActionAuthenticatorAdded, now)
 	})
-}
-
-// cmpErr is err, or def when err is nil.
-func cmpErr(err, def error) error {
-	if err != nil {
-		return err
-	}
-	return def
 }
 
 // passkeyName names a new passkey: a security key or a passkey, by how
