@@ -25,14 +25,15 @@ func (t *Tx) CreateCompany(ctx context.Context, c twostep.Company) error {
 			contact_phone, default_web, default_manager, sms_daily_cap, allowed_return_origins,
 			sms_countries, settings_updated_at, authenticators_totp, authenticators_webauthn,
 			strong_web, strong_manager, strong_web_since, strong_manager_since, enrollment_grace_days,
-			remember_web_days, remember_manager_days)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
+			remember_web_days, remember_manager_days, notify_failed_attempts, notify_locked)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`,
 		c.ID, c.Name, micros(c.CreatedAt), s.DeliveryMethod, s.ResponsibleContact.Name,
 		s.ResponsibleContact.Email, s.ResponsibleContact.Phone, s.Defaults.Web, s.Defaults.Manager,
 		s.SMSDailyCap, string(origins), string(countries), micros(s.UpdatedAt),
 		s.Authenticators.TOTP, s.Authenticators.WebAuthn, s.StrongAuthentication.Web,
 		s.StrongAuthentication.Manager, micros(s.StrongSince.Web), micros(s.StrongSince.Manager),
-		s.EnrollmentGraceDays, s.RememberDeviceDays.Web, s.RememberDeviceDays.Manager)
+		s.EnrollmentGraceDays, s.RememberDeviceDays.Web, s.RememberDeviceDays.Manager,
+		s.NotifyResponsible.FailedAttempts, s.NotifyResponsible.Locked)
 	return t.fail(err)
 }
 
@@ -42,7 +43,7 @@ const selectCompany = `
 		default_web, default_manager, sms_daily_cap, allowed_return_origins, sms_countries,
 		settings_updated_at, authenticators_totp, authenticators_webauthn, strong_web,
 		strong_manager, strong_web_since, strong_manager_since, enrollment_grace_days,
-		remember_web_days, remember_manager_days
+		remember_web_days, remember_manager_days, notify_failed_attempts, notify_locked
 	FROM companies`
 
 // Company reads a company and its settings.
@@ -67,7 +68,8 @@ func (t *Tx) scanCompany(row *sql.Row) (twostep.Company, error) {
 		&s.ResponsibleContact.Email, &s.ResponsibleContact.Phone, &s.Defaults.Web, &s.Defaults.Manager,
 		&s.SMSDailyCap, &origins, &countries, &updated, &s.Authenticators.TOTP, &s.Authenticators.WebAuthn,
 		&s.StrongAuthentication.Web, &s.StrongAuthentication.Manager, &strongWeb, &strongMg,
-		&s.EnrollmentGraceDays, &s.RememberDeviceDays.Web, &s.RememberDeviceDays.Manager)
+		&s.EnrollmentGraceDays, &s.RememberDeviceDays.Web, &s.RememberDeviceDays.Manager,
+		&s.NotifyResponsible.FailedAttempts, &s.NotifyResponsible.Locked)
 	if err != nil {
 		return c, t.fail(err)
 	}
@@ -98,14 +100,16 @@ func (t *Tx) UpdateSettings(ctx context.Context, companyID string, s twostep.Set
 			allowed_return_origins = $9, sms_countries = $10, settings_updated_at = $11,
 			authenticators_totp = $12, authenticators_webauthn = $13, strong_web = $14,
 			strong_manager = $15, strong_web_since = $16, strong_manager_since = $17,
-			enrollment_grace_days = $18, remember_web_days = $19, remember_manager_days = $20
+			enrollment_grace_days = $18, remember_web_days = $19, remember_manager_days = $20,
+			notify_failed_attempts = $21, notify_locked = $22
 		WHERE id = $1`,
 		companyID, s.DeliveryMethod, s.ResponsibleContact.Name, s.ResponsibleContact.Email,
 		s.ResponsibleContact.Phone, s.Defaults.Web, s.Defaults.Manager, s.SMSDailyCap,
 		string(origins), string(countries), micros(s.UpdatedAt), s.Authenticators.TOTP,
 		s.Authenticators.WebAuthn, s.StrongAuthentication.Web, s.StrongAuthentication.Manager,
 		micros(s.StrongSince.Web), micros(s.StrongSince.Manager), s.EnrollmentGraceDays,
-		s.RememberDeviceDays.Web, s.RememberDeviceDays.Manager)
+		s.RememberDeviceDays.Web, s.RememberDeviceDays.Manager,
+		s.NotifyResponsible.FailedAttempts, s.NotifyResponsible.Locked)
 }
 
 // CompanyIDs lists company ids in order, after the given one.

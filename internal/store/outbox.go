@@ -15,12 +15,12 @@ func (t *Tx) EnqueueMessage(ctx context.Context, m twostep.OutboxMessage) (int64
 	var id int64
 	err := t.queryRow(ctx, `
 		INSERT INTO outbox (challenge_id, company_id, user_id, app, send, channel, destination,
-			company_name, sealed_code, code_expires_at, status, attempts, next_attempt_at, lease_until, created_at, kind)
-		VALUES (NULLIF($1, ''), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+			company_name, sealed_code, code_expires_at, status, attempts, next_attempt_at, lease_until, created_at, kind, notice)
+		VALUES (NULLIF($1, ''), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 		RETURNING id`,
 		m.ChallengeID, m.CompanyID, m.UserID, m.App, m.Send, m.Channel, m.Destination, m.CompanyName,
 		m.SealedCode, micros(m.CodeExpiresAt), m.Status, m.Attempts, micros(m.NextAttemptAt),
-		micros(m.LeaseUntil), micros(m.CreatedAt), cmp.Or(m.Kind, twostep.KindCode)).Scan(&id)
+		micros(m.LeaseUntil), micros(m.CreatedAt), cmp.Or(m.Kind, twostep.KindCode), m.Notice).Scan(&id)
 	return id, t.fail(err)
 }
 
@@ -46,7 +46,7 @@ func (t *Tx) LatestDelivery(ctx context.Context, challengeID string) (twostep.De
 
 const outboxColumns = `id, COALESCE(challenge_id, ''), company_id, user_id, app, send, channel, destination,
 	company_name, sealed_code, code_expires_at, status, attempts, next_attempt_at, last_error,
-	provider_id, created_at, finished_at, kind`
+	provider_id, created_at, finished_at, kind, notice`
 
 func scanMessage(r rowScanner) (twostep.OutboxMessage, error) {
 	var (
@@ -55,7 +55,7 @@ func scanMessage(r rowScanner) (twostep.OutboxMessage, error) {
 	)
 	err := r.Scan(&m.ID, &m.ChallengeID, &m.CompanyID, &m.UserID, &m.App, &m.Send, &m.Channel,
 		&m.Destination, &m.CompanyName, &m.SealedCode, &expires, &m.Status, &m.Attempts, &next,
-		&m.LastError, &m.ProviderID, &created, &finished, &m.Kind)
+		&m.LastError, &m.ProviderID, &created, &finished, &m.Kind, &m.Notice)
 	m.CodeExpiresAt, m.NextAttemptAt = fromMicros(expires), fromMicros(next)
 	m.CreatedAt, m.SentAt = fromMicros(created), fromMicros(finished)
 	return m, err

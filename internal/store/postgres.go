@@ -31,6 +31,7 @@ var postgresDialect = &dialect{
 	readTx: &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead},
 	versionTableExists: `SELECT count(*) FROM information_schema.tables
 		WHERE table_schema = current_schema() AND table_name = 'schema_migrations'`,
+	sequencesEvents: true,
 }
 
 // openPostgres opens a pool on url. Extra URL parameters such as

@@ -151,6 +151,10 @@ type dialect struct {
 	// now reads the database's clock; "" means the database runs in this
 	// process, whose clock is the database's.
 	now string
+	// sequencesEvents: events get their place in the feed after they
+	// commit (PostgreSQL, whose writers commit out of insertion order),
+	// not as they are inserted (SQLite's one writer).
+	sequencesEvents bool
 }
 
 // Open opens the database named by url: "sqlite:PATH" or "postgres://…".

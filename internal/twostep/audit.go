@@ -38,6 +38,8 @@ const (
 	ActionAdminPasswordReset       Action = "admin.password_reset_requested"
 	ActionAdminPasswordSet         Action = "admin.password_set"
 	ActionAdminSignedOutEverywhere Action = "admin.signed_out_everywhere"
+	// Notifications (notify.go).
+	ActionNotificationSent Action = "notification.sent"
 )
 
 // Actions lists every action, for filters and documentation.
@@ -49,7 +51,7 @@ var Actions = []Action{
 	ActionAuthenticatorAdded, ActionAuthenticatorRemoved, ActionRecoveryCodesGenerated, ActionRecoveryCodeUsed,
 	ActionDevicesRevoked,
 	ActionAdminInvited, ActionAdminRemoved, ActionAdminPasswordReset, ActionAdminPasswordSet,
-	ActionAdminSignedOutEverywhere,
+	ActionAdminSignedOutEverywhere, ActionNotificationSent,
 }
 
 // ParseAction checks an action name.

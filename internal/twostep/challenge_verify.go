@@ -237,6 +237,9 @@ func (s *SignIns) Verify(ctx context.Context, c Caller, id string, in Proof) (Ch
 			if err := tx.UpdateChallenge(ctx, ch, next); err != nil {
 				return conflictAsUsed(err)
 			}
+			if err := s.emitChallenge(ctx, tx, EventChallengeApproved, next, cc.u, now, challengeData{Method: method}); err != nil {
+				return err
+			}
 			if method == MethodRecoveryCode {
 				if err := s.auditRecoveryCodeUsed(ctx, tx, cc, p.strength.factors.RecoveryCodes-1); err != nil {
 					return err

@@ -76,7 +76,10 @@ type Settings struct {
 	// RememberDeviceDays is how long, per app, a browser the user asked to
 	// be remembered in skips the second step; 0 turns it off.
 	RememberDeviceDays AppDays
-	UpdatedAt          time.Time
+	// NotifyResponsible: which troubles of a user the responsible
+	// contact is emailed about (notify.go).
+	NotifyResponsible NotifyResponsible
+	UpdatedAt         time.Time
 }
 
 // DefaultSMSDailyCap is a new company's daily SMS limit.
@@ -97,6 +100,7 @@ func NewSettings(now time.Time) Settings {
 		SMSCountries:         []string{},
 		Authenticators:       AuthenticatorKinds{TOTP: true, WebAuthn: true},
 		EnrollmentGraceDays:  DefaultEnrollmentGraceDays,
+		NotifyResponsible:    NotifyResponsible{FailedAttempts: true, Locked: true},
 		UpdatedAt:            now,
 	}
 }
@@ -113,6 +117,7 @@ type SettingsPatch struct {
 	StrongAuthentication Optional[DefaultsPatch]           `json:"strong_authentication"`
 	EnrollmentGraceDays  Optional[int]                     `json:"enrollment_grace_days"`
 	RememberDeviceDays   Optional[AppDaysPatch]            `json:"remember_device_days"`
+	NotifyResponsible    Optional[NotifyResponsiblePatch]  `json:"notify_responsible"`
 }
 
 // ContactPatch is a partial update of Contact; null or "" clears a field.
@@ -261,6 +266,9 @@ func (p SettingsPatch) apply(s Settings) (Settings, []settingChange, error) {
 		return s, nil, err
 	}
 	if err := p.applyRemember(&next, general); err != nil {
+		return s, nil, err
+	}
+	if err := p.applyNotify(&next, general); err != nil {
 		return s, nil, err
 	}
 	return next, changes, nil

@@ -2,6 +2,7 @@ package twostep
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ const (
 	KindCode      MessageKind = "code"       // a challenge's one-time code
 	KindSetupLink MessageKind = "setup_link" // an invited admin's set-up link
 	KindResetLink MessageKind = "reset_link" // an admin's password reset link
+	KindNotice    MessageKind = "notice"     // a notification (notify.go); nothing sealed
 )
 
 // OutboxMessage is a code, or a console email's link, waiting to be sent.
@@ -40,6 +42,7 @@ type OutboxMessage struct {
 	ProviderID    string
 	CreatedAt     time.Time
 	SentAt        time.Time
+	Notice        string // a notification's Notice, in JSON
 }
 
 // sealBinding ties a sealed code to its message: a link's to its kind,
@@ -65,6 +68,7 @@ type Message struct {
 	TTL         time.Duration // the code's whole lifetime, for "valid for 5 minutes"
 	Attempt     int           // 1 for the first try
 	CreatedAt   time.Time
+	Notice      *Notice // a notification's text
 }
 
 // MaxDeliveryAttempts bounds the tries of one message. The code's expiry
@@ -91,6 +95,19 @@ func (s *Outbox) ClaimMessages(ctx context.Context, limit int, lease time.Durati
 				if err := s.failMessage(ctx, tx, m, now, "the code expired before it could be sent"); err != nil {
 					return err
 				}
+				continue
+			}
+			if m.Kind == KindNotice {
+				var n Notice
+				if err := json.Unmarshal([]byte(m.Notice), &n); err != nil {
+					if err := s.failMessage(ctx, tx, m, now, "the notice does not read: "+err.Error()); err != nil {
+						return err
+					}
+					continue
+				}
+				out = append(out, Message{ID: m.ID, Kind: m.Kind, Channel: m.Channel, To: m.Destination,
+					CompanyName: m.CompanyName, App: m.App, ExpiresAt: m.CodeExpiresAt, Attempt: m.Attempts,
+					CreatedAt: m.CreatedAt, Notice: &n})
 				continue
 			}
 			code, err := s.sealer.open(m.SealedCode, m.sealBinding())
@@ -156,7 +173,10 @@ func (s *Outbox) failMessage(ctx context.Context, tx Tx, m OutboxMessage, now ti
 	if err := tx.FinishMessage(ctx, m.ID, DeliveryFailed, "", reason, now); err != nil {
 		return err
 	}
-	if m.Kind != KindCode {
+	switch m.Kind {
+	case KindNotice:
+		return nil // the audit log records notifications sent, not those that could not be
+	case KindSetupLink, KindResetLink:
 		return s.accounts.linkFailed(ctx, tx, m, now, reason)
 	}
 	ch, err := tx.ChallengeForUpdate(ctx, m.ChallengeID)
@@ -174,11 +194,14 @@ func (s *Outbox) failMessage(ctx context.Context, tx Tx, m OutboxMessage, now ti
 	if err != nil {
 		return err
 	}
-	return s.audit(ctx, tx, Caller{}, AuditEvent{
+	if err := s.audit(ctx, tx, Caller{}, AuditEvent{
 		CompanyID: m.CompanyID, Time: now, Actor: systemActor, Action: ActionDeliveryFailed,
 		TargetID: u.ID, TargetName: u.Name, App: m.App,
 		Details: details(map[string]any{"channel": m.Channel, "reason": reason}),
-	})
+	}); err != nil {
+		return err
+	}
+	return s.emitChallenge(ctx, tx, EventChallengeDeliveryFailed, ch, u, now, challengeData{Channel: string(m.Channel), Reason: reason})
 }
 
 // OutboxDepth counts the messages waiting to be sent.

@@ -46,6 +46,11 @@ const (
 	PruneDevices PruneKind = "devices"
 	// PruneCeremonies: a WebAuthn ceremony never finished.
 	PruneCeremonies PruneKind = "ceremonies"
+	// PruneEvents: an event of the feed EventRetention after it happened.
+	PruneEvents PruneKind = "events"
+	// PruneDeliveries: an endpoint's delivery, delivered or given up on,
+	// EventRetention after its last try.
+	PruneDeliveries PruneKind = "event_deliveries"
 )
 
 // Retention of what pruning deletes by age.
@@ -53,6 +58,7 @@ const (
 	ChallengeRetention = 30 * 24 * time.Hour
 	outboxRetention    = time.Hour
 	statsRetention     = 400 * 24 * time.Hour
+	EventRetention     = 30 * 24 * time.Hour
 )
 
 // Pruning's bounds: rows per transaction, and transactions per kind and
@@ -98,6 +104,8 @@ func (s *Outbox) Prune(ctx context.Context) (map[PruneKind]int, error) {
 		{PruneEnrollments, now},
 		{PruneDevices, now},
 		{PruneCeremonies, now},
+		{PruneEvents, now.Add(-EventRetention)},
+		{PruneDeliveries, now.Add(-EventRetention)},
 	}
 	out := map[PruneKind]int{}
 	for _, c := range cutoffs {

@@ -36,7 +36,9 @@ import (
 //     (service_admin.go, console_*.go, bulk.go);
 //   - AuditLog: reading, exporting, verifying and anchoring the log
 //     (service_audit.go, audit_checkpoint.go);
-//   - Outbox: the messages waiting to go, and pruning (outbox.go, prune.go).
+//   - Outbox: the messages waiting to go, and pruning (outbox.go, prune.go);
+//   - Events: the feed of events, the endpoints they are delivered to,
+//     and the notifications they send (events*.go, notify*.go).
 type Service struct {
 	*core
 	*Directory
@@ -45,6 +47,7 @@ type Service struct {
 	*Accounts
 	*AuditLog
 	*Outbox
+	*Events
 }
 
 // The parts. Each holds the core; a part that uses another holds it by
@@ -66,6 +69,7 @@ type (
 		*core
 		accounts *Accounts // a console email that cannot go is the console's to record
 	}
+	Events struct{ *core }
 )
 
 // core is what every part shares: the store, the keys and the settings
@@ -162,7 +166,7 @@ func NewService(store Store, opt Options) *Service {
 	d, si := &Directory{s}, &SignIns{s}
 	a := &Accounts{core: s, signIns: si, directory: d}
 	return &Service{core: s, Directory: d, SignIns: si, Enrolment: &Enrolment{core: s, signIns: si}, Accounts: a,
-		AuditLog: &AuditLog{s}, Outbox: &Outbox{core: s, accounts: a}}
+		AuditLog: &AuditLog{s}, Outbox: &Outbox{core: s, accounts: a}, Events: &Events{s}}
 }
 
 // Courier is this process's outbox worker, as the service sees it.
@@ -270,7 +274,13 @@ func (s *core) audit(ctx context.Context, tx Tx, c Caller, e AuditEvent) error {
 		e.IP, e.UserAgent = c.IP, c.UserAgent
 	}
 	e.Hash = ChainHash(s.auditKey, prev, e)
-	return tx.InsertAuditEvent(ctx, e)
+	if err := tx.InsertAuditEvent(ctx, e); err != nil {
+		return err
+	}
+	if err := emitAudit(ctx, tx, e); err != nil {
+		return err
+	}
+	return s.notify(ctx, tx, e)
 }
 
 // details encodes an audit event's details.

@@ -39,6 +39,9 @@ type Tx interface {
 	DeviceStore        // device.go
 	// Accounts.
 	AdminStore
+	// Events.
+	EventStore    // events.go
+	EndpointStore // events_endpoints.go
 	// Every part.
 	AuditStore
 	OutboxStore
