@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"syscall"
 	"time"
@@ -81,6 +82,12 @@ func (e *env) run(cfg config.Config, log *slog.Logger, setup func(a *app) (*web.
 	go func() { worker.Run(wctx); close(workerDone) }()
 	defer func() { stopWorker(); <-workerDone }()
 
+	events := delivery.NewEventDeliverer(a.svc, log, delivery.EventOptions{MaxBackoff: cfg.DeliveryMaxBackoff,
+		SendTimeout: cfg.DeliveryTimeout, Owner: instanceName()})
+	eventsDone := make(chan struct{})
+	go func() { events.Run(wctx); close(eventsDone) }()
+	defer func() { stopWorker(); <-eventsDone }()
+
 	pctx, stopPruner := context.WithCancel(e.ctx)
 	prunerDone := make(chan struct{})
 	go func() { prune(pctx, a.svc, log, m); close(prunerDone) }()
@@ -128,6 +135,14 @@ func prune(ctx context.Context, svc *twostep.Service, log *slog.Logger, m *metri
 		case <-time.After(pruneEvery + rand.N(pruneEvery/4)):
 		}
 	}
+}
+
+// instanceName names this process among the instances sharing a
+// database, in the leases it holds: the host, the process id and a
+// random part, so that a restarted process is a new one.
+func instanceName() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d/%08x", host, os.Getpid(), rand.Uint32())
 }
 
 // nextPort is addr with the port after its own: a suggestion for a busy one.

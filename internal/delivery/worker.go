@@ -18,6 +18,8 @@ import (
 type Outbox interface {
 	ClaimMessages(ctx context.Context, limit int, lease time.Duration) ([]twostep.Message, error)
 	MessageSent(ctx context.Context, id int64, providerID string) error
+	// NoticeSent records a notification sent, which the audit log shows.
+	NoticeSent(ctx context.Context, id int64, providerID string) error
 	MessageFailed(ctx context.Context, id int64, reason string, permanent bool, retryIn time.Duration) error
 }
 
@@ -188,9 +190,12 @@ func (w *Worker) deliver(ctx context.Context, m twostep.Message) {
 		err = permanent(errNoSender(m.Channel))
 	} else {
 		var out Outgoing
-		if m.Kind == twostep.KindSetupLink || m.Kind == twostep.KindResetLink {
+		switch m.Kind {
+		case twostep.KindSetupLink, twostep.KindResetLink:
 			out, err = RenderLink(m, w.opt.BaseURL)
-		} else {
+		case twostep.KindNotice:
+			out, err = RenderNotice(m)
+		default:
 			out, err = Render(m, w.opt.Host)
 		}
 		if err == nil {
@@ -204,13 +209,20 @@ func (w *Worker) deliver(ctx context.Context, m twostep.Message) {
 	if err == nil {
 		w.metrics.Sends.WithLabelValues(channel, "sent").Inc()
 		w.metrics.DeliveryLatency.WithLabelValues(channel).Observe(time.Since(m.CreatedAt).Seconds())
-		if rerr := w.outbox.MessageSent(rctx, m.ID, providerID); rerr != nil {
+		sent := w.outbox.MessageSent
+		if m.Kind == twostep.KindNotice {
+			sent = w.outbox.NoticeSent
+		}
+		if rerr := sent(rctx, m.ID, providerID); rerr != nil {
 			w.log.Error("outbox: recording a sent message failed; it may be sent again", "message", m.ID, "err", rerr)
 		}
 		return
 	}
 	// Provider errors can echo what they were sent; keep the code out.
-	reason := strings.ReplaceAll(err.Error(), m.Code, "******")
+	reason := err.Error()
+	if m.Code != "" {
+		reason = strings.ReplaceAll(reason, m.Code, "******")
+	}
 	perm := IsPermanent(err)
 	retryIn := backoff(m.Attempt, w.opt.MaxBackoff)
 	outcome := "retry"

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/twostep/twostep/internal/storetest"
+	"github.com/twostep/twostep/internal/twostep"
 )
 
 // sentCode takes the queued messages, as the worker would, and returns the
@@ -19,7 +20,11 @@ func sentCode(t *testing.T, s *testServer, challengeID string) string {
 		t.Fatal(err)
 	}
 	for _, m := range msgs {
-		s.Svc.MessageSent(context.Background(), m.ID, "test")
+		sent := s.Svc.MessageSent
+		if m.Kind == twostep.KindNotice {
+			sent = s.Svc.NoticeSent
+		}
+		sent(context.Background(), m.ID, "test")
 		if m.ChallengeID == challengeID {
 			code = m.Code
 		}
@@ -181,6 +186,11 @@ func TestChallengeAPI(t *testing.T) {
 		})
 
 		t.Run("Metrics", func(t *testing.T) {
+			// The notifications of the failures above go out first.
+			msgs, _ := s.Svc.ClaimMessages(context.Background(), 100, time.Minute)
+			for _, m := range msgs {
+				s.Svc.NoticeSent(context.Background(), m.ID, "test")
+			}
 			r := c.do("GET", "/metrics", nil)
 			for _, want := range []string{`twostep_challenges_created_total{app="web",channel="sms"}`,
 				`twostep_verifications_total{result="approved"} 1`, `twostep_verifications_total{result="rejected"}`,

@@ -26,6 +26,7 @@ type settingsJSON struct {
 	StrongAuthentication twostep.Defaults           `json:"strong_authentication"`
 	EnrollmentGraceDays  int                        `json:"enrollment_grace_days"`
 	RememberDeviceDays   twostep.AppDays            `json:"remember_device_days"`
+	NotifyResponsible    twostep.NotifyResponsible  `json:"notify_responsible"`
 	UpdatedAt            string                     `json:"updated_at"`
 }
 
@@ -60,6 +61,7 @@ func toSettingsJSON(s twostep.Settings) settingsJSON {
 		StrongAuthentication: s.StrongAuthentication,
 		EnrollmentGraceDays:  s.EnrollmentGraceDays,
 		RememberDeviceDays:   s.RememberDeviceDays,
+		NotifyResponsible:    s.NotifyResponsible,
 		UpdatedAt:            formatTime(s.UpdatedAt),
 	}
 }

@@ -48,22 +48,24 @@ func (f failure) n(def int) int {
 
 // fieldLabels name the settings as the admin console does.
 var fieldLabels = map[string]string{
-	"delivery_method":           "authentication code delivery",
-	"responsible_contact.name":  "responsible person's name",
-	"responsible_contact.email": "responsible person's email",
-	"responsible_contact.phone": "responsible person's phone",
-	"defaults.web":              "default 2FA for new users in the Web application",
-	"defaults.manager":          "default 2FA for new users in the Manager app",
-	"sms_daily_cap":             "daily SMS limit",
-	"allowed_return_origins":    "allowed return origins",
-	"sms_countries":             "countries that get codes by SMS",
-	"twofa.web":                 "2FA in the Web application",
-	"twofa.manager":             "2FA in the Manager app",
-	"external_id":               "external ID",
-	"name":                      "name",
-	"email":                     "email",
-	"phone":                     "phone",
-	"role":                      "role",
+	"delivery_method":                    "authentication code delivery",
+	"responsible_contact.name":           "responsible person's name",
+	"responsible_contact.email":          "responsible person's email",
+	"responsible_contact.phone":          "responsible person's phone",
+	"defaults.web":                       "default 2FA for new users in the Web application",
+	"defaults.manager":                   "default 2FA for new users in the Manager app",
+	"sms_daily_cap":                      "daily SMS limit",
+	"allowed_return_origins":             "allowed return origins",
+	"sms_countries":                      "countries that get codes by SMS",
+	"notify_responsible.failed_attempts": "emails to the responsible person at 3 wrong codes in a row",
+	"notify_responsible.locked":          "emails to the responsible person when a user is locked out",
+	"twofa.web":                          "2FA in the Web application",
+	"twofa.manager":                      "2FA in the Manager app",
+	"external_id":                        "external ID",
+	"name":                               "name",
+	"email":                              "email",
+	"phone":                              "phone",
+	"role":                               "role",
 }
 
 // valueLabels show stored values in words.
@@ -87,6 +89,34 @@ func valueText(v json.RawMessage) string {
 		return strings.Join(list, ", ")
 	}
 	return jsonText(v)
+}
+
+// noticeWords says what a notification told its recipient.
+func noticeWords(k twostep.NoticeKind, user string, to twostep.Recipient, app string) string {
+	their := user + "'s"
+	if to == twostep.RecipientUser {
+		user, their = "they", "their"
+	}
+	switch k {
+	case twostep.NoticeLocked:
+		if to == twostep.RecipientUser {
+			return "they were locked out" + app
+		}
+		return user + " was locked out" + app
+	case twostep.NoticeFailedAttempts:
+		return user + " entered 3 wrong codes in a row" + app
+	case twostep.NoticeAuthenticatorAdded:
+		return "a sign-in method was added to " + their + " account"
+	case twostep.NoticeAuthenticatorRemoved:
+		return "a sign-in method was removed from " + their + " account"
+	case twostep.NoticeRecoveryCodesGenerated:
+		return "new recovery codes were made for " + their + " account"
+	case twostep.NoticeRecoveryCodeUsed:
+		return "a recovery code was used" + app
+	case twostep.NoticeDevicesRevoked:
+		return their + " remembered browsers were forgotten"
+	}
+	return string(k)
 }
 
 // Describe says in one sentence what an audit event records.
@@ -158,6 +188,21 @@ func Describe(e twostep.AuditEvent) string {
 		return "Asked for a link to reset " + e.TargetName + "'s console password"
 	case twostep.ActionAdminPasswordSet:
 		return e.TargetName + " chose a console password"
+	case twostep.ActionNotificationSent:
+		var d struct {
+			Notice    twostep.NoticeKind
+			Recipient twostep.Recipient
+			To, Name  string
+		}
+		json.Unmarshal(e.Details, &d)
+		whom := d.To
+		if d.Name != "" {
+			whom = d.Name + " (" + d.To + ")"
+		}
+		if d.Recipient == twostep.RecipientResponsible {
+			whom += ", the responsible person,"
+		}
+		return "Emailed " + whom + " that " + noticeWords(d.Notice, e.TargetName, d.Recipient, app)
 	case twostep.ActionAdminSignedOutEverywhere:
 		var d struct{ Sessions int }
 		json.Unmarshal(e.Details, &d)

@@ -78,7 +78,11 @@ func TestTenantIsolationMatrix(t *testing.T) {
 		cs.signInAs(t, bAdmin, "ben@beta.test")
 
 		before := snapshot(t, cs, a, anna.ID, ch.ID)
-		objects := map[string]string{"company": a, "user": anna.ID, "challenge": ch.ID, "app": "web", "authenticator": app.ID,
+		endpoint, _, err := cs.svc.CreateEventEndpoint(ctx, sys, twostep.EndpointInput{URL: "https://siem.acme.test/in", CompanyID: a})
+		if err != nil {
+			t.Fatal(err)
+		}
+		objects := map[string]string{"company": a, "user": anna.ID, "challenge": ch.ID, "app": "web", "authenticator": app.ID, "endpoint": endpoint.ID,
 			"token": "not-a-real-token-" + strings.Repeat("x", 30), "section": "general"}
 		apiBodies := map[string]string{
 			"POST /v1/companies":                                                               `{"name":"X"}`,
@@ -93,6 +97,7 @@ func TestTenantIsolationMatrix(t *testing.T) {
 			"POST /v1/companies/{company}/users/{user}/authenticators":                         `{"type":"totp"}`,
 			"POST /v1/companies/{company}/users/{user}/authenticators/{authenticator}/confirm": `{"code":"123456"}`,
 			"POST /v1/companies/{company}/users/{user}/enrollments":                            `{"return_url":"https://app.acme.test/x"}`,
+			"POST /v1/event-endpoints":                                                         `{"url":"https://siem.beta.test/in"}`,
 		}
 		// Routes with no company data: health, documents, assets, keys,
 		// and the sign-in pages before there is a session.
@@ -116,11 +121,24 @@ func TestTenantIsolationMatrix(t *testing.T) {
 			switch {
 			case public[route]:
 				continue
+			case route == "GET /v1/events":
+				// The feed has no company in its path: B's key reads B's events only.
+				status, body = do(t, cs, method, path, "", "Bearer "+bKey, nil)
+				var feed struct{ Events []struct{ CompanyID string `json:"company_id"` } }
+				json.Unmarshal([]byte(body), &feed)
+				if status != http.StatusOK || len(feed.Events) == 0 || strings.Contains(body, "Secret-A") || strings.Contains(body, anna.ID) {
+					t.Errorf("%s as company B: %d %.300s; want B's events only", route, status, body)
+				}
+				for _, e := range feed.Events {
+					if e.CompanyID != b.ID {
+						t.Errorf("%s as company B shows an event of %s", route, e.CompanyID)
+					}
+				}
 			case strings.HasPrefix(pattern, "/v1/"):
 				status, body = do(t, cs, method, path, apiBodies[route], "Bearer "+bKey, nil)
 				want := http.StatusNotFound
-				if route == "POST /v1/companies" {
-					want = http.StatusForbidden
+				if route == "POST /v1/companies" || strings.HasPrefix(pattern, "/v1/event-endpoints") {
+					want = http.StatusForbidden // operator keys only
 				}
 				if status != want {
 					t.Errorf("%s as company B: %d %s; want %d", route, status, body, want)

@@ -137,6 +137,11 @@ func (s *Server) routes() {
 	s.handleAPI("POST /v1/challenges/{challenge}/resend", s.resendChallenge)
 	s.handleAPI("GET /v1/companies/{company}/audit-events", s.listAuditEvents)
 	s.handleAPI("GET /v1/companies/{company}/audit-events/export", s.exportAuditEvents)
+	s.handleAPI("GET /v1/events", s.listEvents)
+	s.handleAPI("POST /v1/event-endpoints", s.createEventEndpoint)
+	s.handleAPI("GET /v1/event-endpoints", s.listEventEndpoints)
+	s.handleAPI("DELETE /v1/event-endpoints/{endpoint}", s.deleteEventEndpoint)
+	s.handleAPI("GET /v1/event-endpoints/{endpoint}/deliveries", s.listEventDeliveries)
 	s.api.HandleFunc("/v1/", s.apiNotFound)
 	s.mux.Handle("/v1/", s.api)
 
