@@ -124,7 +124,11 @@ func TestTenantIsolationMatrix(t *testing.T) {
 			case route == "GET /v1/events":
 				// The feed has no company in its path: B's key reads B's events only.
 				status, body = do(t, cs, method, path, "", "Bearer "+bKey, nil)
-				var feed struct{ Events []struct{ CompanyID string `json:"company_id"` } }
+				var feed struct {
+					Events []struct {
+						CompanyID string `json:"company_id"`
+					}
+				}
 				json.Unmarshal([]byte(body), &feed)
 				if status != http.StatusOK || len(feed.Events) == 0 || strings.Contains(body, "Secret-A") || strings.Contains(body, anna.ID) {
 					t.Errorf("%s as company B: %d %.300s; want B's events only", route, status, body)
