@@ -66,7 +66,7 @@ func RenderNotice(m twostep.Message) (Outgoing, error) {
 			user, orDash(n.UserEmail), max(d.FailedAttempts, 3), app, co, at)
 		t.Do = "Contact " + user + " to help with signing in. If they did not try to sign in, their password may be known: ask them to change it. At 10 wrong codes in a row they are locked out for 15 minutes."
 	case n.Recipient == twostep.RecipientResponsible && n.Kind == twostep.NoticeLocked:
-		t.Subject = user + " is locked out of " + co + "'s " + n.App.Title()
+		t.Subject = user + " is locked out of the " + n.App.Title() + " at " + co
 		t.What = fmt.Sprintf("%s (%s) entered 10 wrong codes in a row and is locked out of %s of %s since %s%s.",
 			user, orDash(n.UserEmail), app, co, at, until(d.LockedUntil))
 		t.Do = "Contact " + user + ". When you are sure it is them, an admin can end the lock early in the admin console: Settings, Two-factor authentication, the user, Unlock. If it was not them, their password may be known."
