@@ -38,9 +38,17 @@ func TestConsoleAuthenticatorsInABrowser(t *testing.T) {
 	waitForText(t, b, "The console asks for a code from your authenticator app")
 	b.Check("account-with-app")
 
+	// The admin is told by email that her account has a new sign-in
+	// method (and nothing else is sent).
+	var mails int
+	providertest.WaitFor(t, 20*time.Second, "the notification of the new authenticator app", func() bool {
+		msgs := r.mailpit.Messages(t)
+		mails = len(msgs)
+		return mails > 0 && msgs[0].To[0] == "rita@acme.test" && strings.HasPrefix(msgs[0].Subject, "A sign-in method was added")
+	})
+
 	// Signed out and in again: the console asks for the app's code, and
 	// sends nothing.
-	mails := len(r.mailpit.Messages(t))
 	b.Do(chromedp.Click(chromedp.CSS(`form[action="/admin/logout"] button`)), chromedp.WaitVisible(chromedp.ID("password")))
 	b.Do(chromedp.SetValue(chromedp.ID("email"), "rita@acme.test"), chromedp.SetValue(chromedp.ID("password"), "correct horse battery"),
 		chromedp.Click(chromedp.CSS("button[type=submit]")), chromedp.WaitVisible(chromedp.ID("code")))
@@ -87,6 +95,7 @@ func TestConsoleAuthenticatorsInABrowser(t *testing.T) {
 	}
 	b.Check("settings-grace-error")
 	b.Do(chromedp.SetValue(chromedp.ID("grace-days"), "7"), chromedp.SetValue(chromedp.ID("remember-web"), "30"),
+		chromedp.Click(chromedp.ID("notify-locked")),
 		chromedp.Click(chromedp.CSS(`form[action="/admin/2fa/settings/general"] button[type=submit]`)))
 	waitForText(t, b, "General settings saved")
 	got := r.api.must(200, "GET", "/v1/companies/"+r.company+"/settings", nil)
@@ -94,5 +103,22 @@ func TestConsoleAuthenticatorsInABrowser(t *testing.T) {
 		got["remember_device_days"].(map[string]any)["web"] != float64(30) {
 		t.Fatalf("settings after saving: %v %v %v", got["strong_authentication"], got["enrollment_grace_days"], got["remember_device_days"])
 	}
+	if n := got["notify_responsible"].(map[string]any); n["locked"] != false || n["failed_attempts"] != true {
+		t.Fatalf("notify_responsible after unticking the lock emails: %v", n)
+	}
 	b.Check("settings-strong")
+
+	// The audit log says which notifications went out, and to whom.
+	providertest.WaitFor(t, 20*time.Second, "the notifications, audited as sent", func() bool {
+		return len(r.api.must(200, "GET", "/v1/companies/"+r.company+"/audit-events?action=notification.sent", nil)["events"].([]any)) >= 2
+	})
+	b.Do(chromedp.Navigate(r.srv.URL+"/admin/2fa/audit?action=notification.sent"), chromedp.WaitVisible(chromedp.ID("result-count")))
+	log := b.Text("main")
+	for _, want := range []string{"Emailed Rita Berg (rita@acme.test) that a sign-in method was added to their account",
+		"that a sign-in method was removed from their account"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the audit log lacks %q:\n%s", want, log)
+		}
+	}
+	b.Check("audit-notifications")
 }

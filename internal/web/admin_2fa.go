@@ -257,6 +257,11 @@ func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request) {
 		p.ResponsibleContact = twostep.Some(twostep.ContactPatch{Name: twostep.Some(contact.Name),
 			Email: twostep.Some(contact.Email), Phone: twostep.Some(contact.Phone)})
 		form.DeliveryMethod, form.ResponsibleContact = dm, contact
+		if r.PostFormValue("notify_fields") == "1" {
+			n := twostep.NotifyResponsible{FailedAttempts: r.PostFormValue("notify_failed_attempts") == "on", Locked: r.PostFormValue("notify_locked") == "on"}
+			p.NotifyResponsible = twostep.Some(twostep.NotifyResponsiblePatch{FailedAttempts: twostep.Some(n.FailedAttempts), Locked: twostep.Some(n.Locked)})
+			form.NotifyResponsible = n
+		}
 		// The stronger-sign-in fields, only from a form that has them: a
 		// post without them changes none of them.
 		if r.PostFormValue("strong_fields") == "1" {
