@@ -30,7 +30,7 @@ func TestLoadProgramPrintsTheRatio(t *testing.T) {
 	defer cancel()
 	var out, log bytes.Buffer
 	err := run(ctx, []string{"-inprocess", "-db", dbs, "-clients", "2", "-duration", "1500ms", "-warmup", "200ms",
-		"-users", "300", "-companies", "2"}, &out, &log)
+		"-users", "300", "-companies", "2", "-endpoints", "0,2"}, &out, &log)
 	if err != nil {
 		t.Fatalf("run: %v\nstdout:\n%s\nstderr:\n%s", err, &out, &log)
 	}
@@ -40,12 +40,20 @@ func TestLoadProgramPrintsTheRatio(t *testing.T) {
 	signIns := regexp.MustCompile(`(?m)^sign-ins: (\d+) = `).FindAllStringSubmatch(out.String(), -1)
 	errs := regexp.MustCompile(`(?m)^errors: (\d+)`).FindAllStringSubmatch(out.String(), -1)
 	ratios := regexp.MustCompile(`(?m)^ratio: full sign-in / storage limit = ([0-9.]+)$`).FindAllStringSubmatch(out.String(), -1)
+	delivered := regexp.MustCompile(`(?m)^events delivered in the measured time: (\d+) = [0-9.]+/s over 2 endpoints$`).FindAllStringSubmatch(out.String(), -1)
 	want := 1 + bytes.Count([]byte(dbs), []byte(","))
-	if len(runs) != want || len(signIns) != want || len(errs) != want || len(ratios) != want {
-		t.Fatalf("want %d runs, each with sign-ins, errors and a ratio; got runs %d, sign-ins %d, errors %d, ratios %d",
-			want, len(runs), len(signIns), len(errs), len(ratios))
+	// Per database: a run without endpoints (with the storage limit and
+	// the ratio), then one with two attached.
+	if len(runs) != 2*want || len(signIns) != 2*want || len(errs) != 2*want || len(ratios) != want || len(delivered) != want {
+		t.Fatalf("want %d runs, each with sign-ins and errors, half with a ratio and half with events delivered; got runs %d, sign-ins %d, errors %d, ratios %d, delivered %d",
+			2*want, len(runs), len(signIns), len(errs), len(ratios), len(delivered))
 	}
-	for i := range want {
+	for i, d := range delivered {
+		if n, _ := strconv.Atoi(d[1]); n == 0 {
+			t.Errorf("run %d: no event reached the endpoints", i)
+		}
+	}
+	for i := range 2 * want {
 		engine := runs[i][1]
 		if n, _ := strconv.Atoi(signIns[i][1]); n == 0 {
 			t.Errorf("%s: no sign-in completed", engine)
@@ -53,8 +61,10 @@ func TestLoadProgramPrintsTheRatio(t *testing.T) {
 		if errs[i][1] != "0" {
 			t.Errorf("%s: %s errors", engine, errs[i][1])
 		}
-		if r, _ := strconv.ParseFloat(ratios[i][1], 64); r <= 0 {
-			t.Errorf("%s: ratio %s", engine, ratios[i][1])
+		if i%2 == 0 {
+			if r, _ := strconv.ParseFloat(ratios[i/2][1], 64); r <= 0 {
+				t.Errorf("%s: ratio %s", engine, ratios[i/2][1])
+			}
 		}
 	}
 }

@@ -12,7 +12,7 @@ import (
 
 // print writes one run's details as soon as it ends.
 func (r result) print(out io.Writer, signIn, storage bool) {
-	fmt.Fprintf(out, "\n== %s, %d clients, %s ==\n", r.engine, r.clients, r.duration)
+	fmt.Fprintf(out, "\n== %s, %d clients, %d event endpoints, %s ==\n", r.engine, r.clients, r.endpoints, r.duration)
 	if signIn {
 		fmt.Fprintf(out, "sign-ins: %d = %.1f/s; p50/p99 ms: create %.2f/%.2f, delivery %.2f/%.2f, verify %.2f/%.2f\n",
 			r.signIns, r.rate(), r.create.pct(50), r.create.pct(99), r.deliv.pct(50), r.deliv.pct(99), r.verif.pct(50), r.verif.pct(99))
@@ -22,6 +22,10 @@ func (r result) print(out io.Writer, signIn, storage bool) {
 		}
 		fmt.Fprintf(out, "RSS (%s): %.1f MiB at start, %.1f MiB idle after the set-up, peak under load %.1f MiB\n", who, r.rssStart, r.rssIdle, r.rssPeak)
 		fmt.Fprintf(out, "errors: %d%s\n", r.errorCount(), r.errorText())
+		if r.endpoints > 0 {
+			fmt.Fprintf(out, "events delivered in the measured time: %d = %.1f/s over %d endpoints\n",
+				r.eventsDelivered, float64(r.eventsDelivered)/r.duration.Seconds(), r.endpoints)
+		}
 		fmt.Fprintf(out, "machine load average before/after: %s / %s (on %d cores)\n", r.loadAvg[0], r.loadAvg[1], runtime.NumCPU())
 		if r.warmupErrors > 0 {
 			fmt.Fprintf(out, "errors during warm-up (not counted above): %d\n", r.warmupErrors)
@@ -77,9 +81,9 @@ func printTable(out io.Writer, results []result, signIn, storage bool) {
 	fmt.Fprintln(out)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	var head []string
-	head = append(head, "engine", "clients", "seconds")
+	head = append(head, "engine", "clients", "endpoints", "seconds")
 	if signIn {
-		head = append(head, "sign-ins/s", "create p50", "p99", "delivery p50", "p99", "verify p50", "p99", "errors", "RSS start MiB", "RSS idle MiB", "RSS peak MiB")
+		head = append(head, "sign-ins/s", "events/s out", "create p50", "p99", "delivery p50", "p99", "verify p50", "p99", "errors", "RSS start MiB", "RSS idle MiB", "RSS peak MiB")
 	}
 	if storage {
 		head = append(head, "storage limit/s")
@@ -89,9 +93,9 @@ func printTable(out io.Writer, results []result, signIn, storage bool) {
 	}
 	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
 	for _, r := range results {
-		row := []string{r.engine, fmt.Sprint(r.clients), fmt.Sprintf("%.0f", r.duration.Seconds())}
+		row := []string{r.engine, fmt.Sprint(r.clients), fmt.Sprint(r.endpoints), fmt.Sprintf("%.0f", r.duration.Seconds())}
 		if signIn {
-			row = append(row, fmt.Sprintf("%.1f", r.rate()),
+			row = append(row, fmt.Sprintf("%.1f", r.rate()), fmt.Sprintf("%.1f", float64(r.eventsDelivered)/r.duration.Seconds()),
 				fmt.Sprintf("%.2f", r.create.pct(50)), fmt.Sprintf("%.2f", r.create.pct(99)),
 				fmt.Sprintf("%.2f", r.deliv.pct(50)), fmt.Sprintf("%.2f", r.deliv.pct(99)),
 				fmt.Sprintf("%.2f", r.verif.pct(50)), fmt.Sprintf("%.2f", r.verif.pct(99)),

@@ -199,6 +199,10 @@ func (w *workspace) startInProcess(ctx context.Context, dbURL, name, addr string
 	wctx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
 	workerDone := make(chan struct{})
 	go func() { worker.Run(wctx); close(workerDone) }()
+	events := delivery.NewEventDeliverer(svc, log, m, delivery.EventOptions{MaxBackoff: 30 * time.Second,
+		SendTimeout: 15 * time.Second, Owner: "load"})
+	eventsDone := make(chan struct{})
+	go func() { events.Run(wctx); close(eventsDone) }()
 	h, err := web.New(web.Config{Service: svc, Ready: db, Log: log, Metrics: m, Inbox: senders.Inbox,
 		OpenAPI: api.OpenAPI, PublicURL: public})
 	if err != nil {
@@ -224,6 +228,7 @@ func (w *workspace) startInProcess(ctx context.Context, dbURL, name, addr string
 		err := hs.Shutdown(sctx)
 		stopWorker()
 		<-workerDone
+		<-eventsDone
 		senders.Close()
 		db.Close()
 		lf.Close()

@@ -149,10 +149,13 @@ func setUp(ctx context.Context, c *apiClient, companies, users int) ([]loadUser,
 
 // result is one line of the report.
 type result struct {
-	engine   string
-	clients  int
-	duration time.Duration
-	command  string
+	engine    string
+	clients   int
+	endpoints int // event endpoints attached
+	// eventsDelivered: events the endpoints got in the measured time.
+	eventsDelivered int
+	duration        time.Duration
+	command         string
 
 	signIns              int
 	create, deliv, verif latencies
@@ -218,6 +221,11 @@ func (w *workspace) signIn(ctx context.Context, dbArg string, n int, r *result) 
 	}
 	fmt.Fprintf(w.o.log, "%s: %d companies and %d users in %.1fs; loading with %d clients for %s + %s warm-up\n",
 		name, w.o.companies, len(users), time.Since(start).Seconds(), n, w.o.duration, w.o.warmup)
+	receivers, err := attachEndpoints(ctx, c, r.endpoints)
+	if err != nil {
+		return fmt.Errorf("event endpoints: %w", err)
+	}
+	defer receivers.close()
 	// The load gets a connection pool of its own, dialled from the
 	// labelled client goroutines, so that the transport's goroutines carry
 	// the label too.
@@ -316,6 +324,7 @@ func (w *workspace) signIn(ctx context.Context, dbArg string, n int, r *result) 
 		})
 	}
 	wg.Wait()
+	r.eventsDelivered = receivers.count(warmEnd, end)
 	r.rssPeak = sampler.peak()
 	r.smsDropped = w.sms.dropped.Load() - dropped0
 	if w.o.memProfile != "" {

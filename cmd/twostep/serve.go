@@ -82,7 +82,7 @@ func (e *env) run(cfg config.Config, log *slog.Logger, setup func(a *app) (*web.
 	go func() { worker.Run(wctx); close(workerDone) }()
 	defer func() { stopWorker(); <-workerDone }()
 
-	events := delivery.NewEventDeliverer(a.svc, log, delivery.EventOptions{MaxBackoff: cfg.DeliveryMaxBackoff,
+	events := delivery.NewEventDeliverer(a.svc, log, m, delivery.EventOptions{MaxBackoff: cfg.DeliveryMaxBackoff,
 		SendTimeout: cfg.DeliveryTimeout, Owner: instanceName()})
 	eventsDone := make(chan struct{})
 	go func() { events.Run(wctx); close(eventsDone) }()

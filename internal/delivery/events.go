@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twostep/twostep/internal/metrics"
 	"github.com/twostep/twostep/internal/twostep"
 )
 
@@ -44,10 +45,11 @@ type EventOptions struct {
 // instance dies. Each endpoint has its own loop: a slow or dead one holds
 // up only itself, and sign-ins never wait for any.
 type EventDeliverer struct {
-	events Events
-	log    *slog.Logger
-	opt    EventOptions
-	client *http.Client
+	events  Events
+	log     *slog.Logger
+	metrics *metrics.Metrics
+	opt     EventOptions
+	client  *http.Client
 
 	mu      sync.Mutex
 	serving map[string]bool
@@ -55,7 +57,7 @@ type EventDeliverer struct {
 
 // NewEventDeliverer returns a deliverer over events; owner names this
 // instance in leases and must differ between instances.
-func NewEventDeliverer(events Events, log *slog.Logger, opt EventOptions) *EventDeliverer {
+func NewEventDeliverer(events Events, log *slog.Logger, m *metrics.Metrics, opt EventOptions) *EventDeliverer {
 	def := func(v *time.Duration, d time.Duration) {
 		if *v <= 0 {
 			*v = d
@@ -71,7 +73,7 @@ func NewEventDeliverer(events Events, log *slog.Logger, opt EventOptions) *Event
 	if opt.Companies <= 0 {
 		opt.Companies = 4
 	}
-	return &EventDeliverer{events: events, log: log, opt: opt, serving: map[string]bool{},
+	return &EventDeliverer{events: events, log: log, metrics: m, opt: opt, serving: map[string]bool{},
 		client: &http.Client{
 			Timeout: opt.SendTimeout,
 			// A redirect is an answer that is not 2xx, and the signed
@@ -210,6 +212,13 @@ func (w *EventDeliverer) sendAll(ctx context.Context, work twostep.EndpointWork,
 					return
 				}
 				t := w.post(ctx, work, ev)
+				if w.metrics != nil {
+					outcome := "delivered"
+					if !t.OK() {
+						outcome = "retry"
+					}
+					w.metrics.EventPosts.WithLabelValues(outcome).Inc()
+				}
 				mu.Lock()
 				tries = append(tries, t)
 				mu.Unlock()

@@ -36,6 +36,9 @@ type Metrics struct {
 	requestDuration *prometheus.HistogramVec
 	// pruned counts the rows pruning deleted, by kind.
 	pruned *prometheus.CounterVec
+	// EventPosts counts the POSTs of events to endpoints by outcome:
+	// delivered or retry (an error, or an answer that was not 2xx).
+	EventPosts *prometheus.CounterVec
 }
 
 // New makes the metrics. outboxDepth, called at each scrape, counts the
@@ -64,6 +67,12 @@ func New(outboxDepth func(context.Context) (int, error)) *Metrics {
 		Name: "twostep_http_request_duration_seconds", Help: "Time to answer HTTP requests, by route pattern.",
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
 	}, []string{"route"})
+	m.EventPosts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "twostep_event_posts_total", Help: "POSTs of events to event endpoints, by outcome: delivered or retry.",
+	}, []string{"outcome"})
+	for _, o := range []string{"delivered", "retry"} {
+		m.EventPosts.WithLabelValues(o)
+	}
 	m.pruned = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "twostep_pruned_rows_total", Help: "Rows deleted once they no longer mattered, by kind.",
 	}, []string{"kind"})
@@ -95,7 +104,7 @@ func New(outboxDepth func(context.Context) (int, error)) *Metrics {
 		}
 		return float64(n)
 	})
-	m.registry.MustRegister(m.ChallengesCreated, m.Verifications, m.Sends, m.DeliveryLatency, depth, m.requests, m.requestDuration, m.pruned,
+	m.registry.MustRegister(m.ChallengesCreated, m.Verifications, m.Sends, m.DeliveryLatency, depth, m.requests, m.requestDuration, m.pruned, m.EventPosts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -35,13 +35,15 @@ type Receiver struct {
 
 // Delivery is one event as the receiver accepted it.
 type Delivery struct {
-	ID        string // webhook-id
-	Timestamp int64
-	Type      string `json:"type"`
-	CompanyID string `json:"company_id"`
-	EventID   string `json:"id"`
-	Data      map[string]any
-	Body      string
+	ID              string // webhook-id
+	Timestamp       int64
+	TimestampHeader string // webhook-timestamp, as sent
+	Signature       string // webhook-signature, as sent
+	Type            string `json:"type"`
+	CompanyID       string `json:"company_id"`
+	EventID         string `json:"id"`
+	Data            map[string]any
+	Body            string
 }
 
 // StartReceiver starts a receiver on a loopback port.
@@ -111,7 +113,7 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, why, http.StatusUnauthorized)
 		return
 	}
-	d := Delivery{ID: id, Body: string(body)}
+	d := Delivery{ID: id, Body: string(body), TimestampHeader: ts, Signature: sigs}
 	d.Timestamp, _ = strconv.ParseInt(ts, 10, 64)
 	if err := json.Unmarshal(body, &d); err != nil {
 		r.badSigs = append(r.badSigs, id+": body is not JSON")
