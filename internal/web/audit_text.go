@@ -99,6 +99,7 @@ func noticeWords(k twostep.NoticeKind, user string, to twostep.Recipient, app st
 	}
 	switch k {
 	case twostep.NoticeLocked:
+		app = strings.Replace(app, " in the ", " of the ", 1)
 		if to == twostep.RecipientUser {
 			return "they were locked out" + app
 		}
