@@ -91,7 +91,26 @@ func newConsoleRig(t *testing.T, extra ...string) *consoleRig {
 	return r
 }
 
-// emailCode waits for the n-th email to an address and returns its code.
+// waitNotices waits until Mailpit holds a notification to an address for
+// each subject prefix, and returns how many emails it holds then.
+func (r *consoleRig) waitNotices(t *testing.T, to string, subjects ...string) int {
+	t.Helper()
+	n := 0
+	providertest.WaitFor(t, 20*time.Second, fmt.Sprintf("notifications %q to %s", subjects, to), func() bool {
+		msgs := r.mailpit.Messages(t)
+		n = len(msgs)
+		for _, s := range subjects {
+			if !slices.ContainsFunc(msgs, func(m providertest.Email) bool { return m.To[0] == to && strings.HasPrefix(m.Subject, s) }) {
+				return false
+			}
+		}
+		return true
+	})
+	return n
+}
+
+// emailCode waits for the n-th email with a code to an address (the
+// notifications, which hold none, left out) and returns its code.
 func (r *consoleRig) emailCode(t *testing.T, to string, n int) string {
 	t.Helper()
 	code := ""
@@ -99,7 +118,7 @@ func (r *consoleRig) emailCode(t *testing.T, to string, n int) string {
 		seen := 0
 		msgs := r.mailpit.Messages(t)
 		for i := len(msgs) - 1; i >= 0; i-- { // oldest first
-			if len(msgs[i].To) > 0 && msgs[i].To[0] == to {
+			if len(msgs[i].To) > 0 && msgs[i].To[0] == to && providertest.Code(msgs[i].Text) != "" {
 				seen++
 				if seen == n {
 					code = providertest.Code(msgs[i].Text)

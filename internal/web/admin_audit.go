@@ -152,6 +152,12 @@ var actionLabels = map[twostep.Action]string{
 	twostep.ActionAdminPasswordReset:       "Password reset asked for",
 	twostep.ActionAdminPasswordSet:         "Console password chosen",
 	twostep.ActionAdminSignedOutEverywhere: "Signed out everywhere",
+	twostep.ActionAuthenticatorAdded:       "Sign-in method added",
+	twostep.ActionAuthenticatorRemoved:     "Sign-in method removed",
+	twostep.ActionRecoveryCodesGenerated:   "Recovery codes made",
+	twostep.ActionRecoveryCodeUsed:         "Recovery code used",
+	twostep.ActionDevicesRevoked:           "Remembered browsers forgotten",
+	twostep.ActionNotificationSent:         "Notification emailed",
 }
 
 // consoleFilter reads the audit page's filters; dates are whole UTC days,

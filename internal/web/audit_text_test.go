@@ -98,3 +98,13 @@ func TestBrowserName(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryActionHasALabel: the audit page's action filter names every
+// action, so that none shows as an empty choice.
+func TestEveryActionHasALabel(t *testing.T) {
+	for _, a := range twostep.Actions {
+		if actionLabels[a] == "" {
+			t.Errorf("action %s has no label in the audit log's filter", a)
+		}
+	}
+}

@@ -82,6 +82,9 @@ func TestTenantIsolationMatrix(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if _, err := cs.svc.SequenceEvents(ctx); err != nil { // the feed, as the deliverer numbers it on PostgreSQL
+			t.Fatal(err)
+		}
 		objects := map[string]string{"company": a, "user": anna.ID, "challenge": ch.ID, "app": "web", "authenticator": app.ID, "endpoint": endpoint.ID,
 			"token": "not-a-real-token-" + strings.Repeat("x", 30), "section": "general"}
 		apiBodies := map[string]string{
