@@ -17,8 +17,9 @@ state=${STATE:-$out.cursor}
 poll=${POLL:-5}
 while :; do
   after=$(cat "$state" 2>/dev/null || true)
-  page=$(curl -fsS --max-time 30 -H "Authorization: Bearer $TWOSTEP_KEY" \
-    "$TWOSTEP_URL/v1/events?limit=200&after=$after")
+  # The key goes in on stdin, not in the command line that ps shows.
+  page=$(printf 'header = "Authorization: Bearer %s"\n' "$TWOSTEP_KEY" |
+    curl -fsS --max-time 30 -K - "$TWOSTEP_URL/v1/events?limit=200&after=$after")
   n=$(printf '%s' "$page" | jq '.events | length')
   if [ "$n" -gt 0 ]; then
     printf '%s' "$page" | jq -c '.events[]' >> "$out"

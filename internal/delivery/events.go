@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"sync"
@@ -20,9 +22,9 @@ import (
 // and outcomes. The service decides what an outcome means.
 type Events interface {
 	SequenceEvents(ctx context.Context) (int, error)
-	EventEndpointIDs(ctx context.Context) ([]string, error)
+	FreeEventEndpoints(ctx context.Context, owner string) ([]string, error)
 	LeaseEventEndpoint(ctx context.Context, id, owner string, d time.Duration) (bool, error)
-	EndpointWork(ctx context.Context, id string, limit int) (twostep.EndpointWork, error)
+	NextEvents(ctx context.Context, id, owner string, limit int) (twostep.EndpointWork, error)
 	RecordDeliveries(ctx context.Context, tries []twostep.DeliveryTry) error
 }
 
@@ -32,11 +34,14 @@ type EventOptions struct {
 	MaxBackoff  time.Duration // the longest wait between tries (30s)
 	SendTimeout time.Duration // the longest an endpoint gets to answer (15s)
 	// Lease is how long an instance holds an endpoint without renewing
-	// it (2×SendTimeout + 5s): another takes over after a crash.
+	// it (2×SendTimeout + 5s, and no less): another takes over after a
+	// crash.
 	Lease     time.Duration
 	Batch     int // deliveries fetched at a time per endpoint (200)
 	Companies int // companies delivered to at once per endpoint (4)
-	Owner     string
+	// Owner names this instance in leases; it must differ between
+	// instances ("" takes a random one).
+	Owner string
 }
 
 // EventDeliverer POSTs events to their endpoints. Every instance runs one;
@@ -66,7 +71,12 @@ func NewEventDeliverer(events Events, log *slog.Logger, m *metrics.Metrics, opt 
 	def(&opt.Poll, 250*time.Millisecond)
 	def(&opt.MaxBackoff, 30*time.Second)
 	def(&opt.SendTimeout, 15*time.Second)
-	def(&opt.Lease, 2*opt.SendTimeout+5*time.Second)
+	// A send starts by half the lease and ends within SendTimeout, so
+	// the lease must outlast two of them.
+	opt.Lease = max(opt.Lease, 2*opt.SendTimeout+5*time.Second)
+	if opt.Owner == "" {
+		opt.Owner = fmt.Sprintf("deliverer-%016x", rand.Uint64())
+	}
 	if opt.Batch <= 0 {
 		opt.Batch = 200
 	}
@@ -110,7 +120,7 @@ func (w *EventDeliverer) Run(ctx context.Context) {
 
 // discover starts serving the endpoints whose leases are free.
 func (w *EventDeliverer) discover(ctx context.Context, wg *sync.WaitGroup) {
-	ids, err := w.events.EventEndpointIDs(ctx)
+	ids, err := w.events.FreeEventEndpoints(ctx, w.opt.Owner)
 	if err != nil {
 		if ctx.Err() == nil {
 			w.log.Error("events: listing endpoints failed", "err", err)
@@ -143,48 +153,78 @@ func (w *EventDeliverer) discover(ctx context.Context, wg *sync.WaitGroup) {
 }
 
 // serve delivers one endpoint's events while this instance holds its
-// lease, renewing it as it goes.
+// lease, renewing it as it goes, and lets it go at the end, so that
+// another instance takes over at once on a restart.
 func (w *EventDeliverer) serve(ctx context.Context, id string) {
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		w.events.LeaseEventEndpoint(rctx, id, w.opt.Owner, 0)
+	}()
+	// renewed is when the lease was last taken, read before asking: the
+	// lease counts from the database's clock during the call.
 	renewed := time.Now()
 	for ctx.Err() == nil {
 		if time.Since(renewed) > w.opt.Lease/4 {
+			asked := time.Now()
 			ok, err := w.events.LeaseEventEndpoint(ctx, id, w.opt.Owner, w.opt.Lease)
 			if err != nil || !ok {
 				return // another instance has it, or the database is away: discovery tries again
 			}
-			renewed = time.Now()
+			renewed = asked
 		}
-		work, err := w.events.EndpointWork(ctx, id, w.opt.Batch)
-		if errors.Is(err, twostep.ErrNotFound) {
-			return // deleted
-		}
-		if err != nil {
+		wait := w.opt.Poll
+		work, err := w.events.NextEvents(ctx, id, w.opt.Owner, w.opt.Batch)
+		switch {
+		case errors.Is(err, twostep.ErrNotFound), errors.Is(err, twostep.ErrConflict):
+			return // deleted, or another instance has it
+		case err != nil:
 			if ctx.Err() == nil {
 				w.log.Error("events: reading an endpoint's work failed", "endpoint", id, "err", err)
 			}
-		} else if len(work.Events) > 0 {
+		case len(work.Events) > 0:
 			// The sends end well inside the lease, so that no other
 			// instance takes the endpoint over while they run.
-			tries := w.sendAll(context.WithoutCancel(ctx), work, renewed.Add(w.opt.Lease/2))
+			tries := w.sendAll(ctx, work, renewed.Add(w.opt.Lease/2))
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			if err := w.events.RecordDeliveries(rctx, tries); err != nil {
 				w.log.Error("events: recording deliveries failed; they will be sent again", "endpoint", id, "err", err)
 			}
 			cancel()
-			if len(work.Events) == w.opt.Batch {
+			if next, failed := soonestRetry(tries); failed {
+				// Every try failed: the endpoint is down. Look again when
+				// the first retry is due, not at every poll.
+				wait = max(wait, next)
+			} else if len(work.Events) == w.opt.Batch {
 				continue // there may be more now
 			}
 		}
 		select {
 		case <-ctx.Done():
-		case <-time.After(w.opt.Poll):
+		case <-time.After(wait):
 		}
 	}
 }
 
+// soonestRetry is the shortest backoff among tries, and whether every one
+// of them failed.
+func soonestRetry(tries []twostep.DeliveryTry) (time.Duration, bool) {
+	var soonest time.Duration
+	for i, t := range tries {
+		if t.OK() {
+			return 0, false
+		}
+		if i == 0 || t.RetryIn < soonest {
+			soonest = t.RetryIn
+		}
+	}
+	return soonest, len(tries) > 0
+}
+
 // sendAll POSTs the work's events: each company's in order, stopping at
 // its first failure, and up to opt.Companies companies at once. No send
-// starts after by, nor runs past it by more than the send timeout.
+// starts after by or once ctx ends; one that has started runs to its end
+// (at most the send timeout), so that its outcome is recorded.
 func (w *EventDeliverer) sendAll(ctx context.Context, work twostep.EndpointWork, by time.Time) []twostep.DeliveryTry {
 	var (
 		order  []string
@@ -208,10 +248,10 @@ func (w *EventDeliverer) sendAll(ctx context.Context, work twostep.EndpointWork,
 		wg.Go(func() {
 			defer func() { <-sem }()
 			for _, ev := range groups[c] {
-				if time.Now().After(by) {
+				if time.Now().After(by) || ctx.Err() != nil {
 					return
 				}
-				t := w.post(ctx, work, ev)
+				t := w.post(context.WithoutCancel(ctx), work, ev)
 				if w.metrics != nil {
 					outcome := "delivered"
 					if !t.OK() {

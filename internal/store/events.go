@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -22,9 +23,9 @@ const eventColumns = `seq, id, company_id, type, time, data`
 
 // Events reads the feed after a seq, oldest first, of one company or all.
 func (t *Tx) Events(ctx context.Context, companyID string, after int64, limit int) ([]twostep.Event, error) {
-	q, args := `SELECT `+eventColumns+` FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`, []any{after, limit}
+	q, args := `SELECT `+eventColumns+` FROM events WHERE seq IS NOT NULL AND seq > $1 ORDER BY seq LIMIT $2`, []any{after, limit}
 	if companyID != "" {
-		q, args = `SELECT `+eventColumns+` FROM events WHERE company_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+		q, args = `SELECT `+eventColumns+` FROM events WHERE company_id = $1 AND seq IS NOT NULL AND seq > $2 ORDER BY seq LIMIT $3`,
 			[]any{companyID, after, limit}
 	}
 	rows, err := t.query(ctx, q, args...)
@@ -57,6 +58,16 @@ func (t *Tx) LastEventSeq(ctx context.Context) (int64, error) {
 	var n int64
 	err := t.queryRow(ctx, q).Scan(&n)
 	return n, t.fail(err)
+}
+
+// Unsequenced reports events waiting for their seq: never on SQLite.
+func (t *Tx) Unsequenced(ctx context.Context) (bool, error) {
+	if !t.d.sequencesEvents {
+		return false, nil
+	}
+	var some bool
+	err := t.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM events WHERE seq IS NULL)`).Scan(&some)
+	return some, t.fail(err)
 }
 
 // SequenceEvents numbers committed events in the order of insertion, on
@@ -105,19 +116,20 @@ func joinTypes(ts []twostep.EventType) string {
 	return strings.Join(s, " ")
 }
 
-const selectEndpoint = `SELECT id, url, company_id, types, sealed_secret, created_at, after_seq FROM event_endpoints`
+const selectEndpoint = `SELECT id, url, company_id, types, sealed_secret, created_at, after_seq, lease_owner, lease_until
+	FROM event_endpoints`
 
 func scanEndpoint(r rowScanner) (twostep.EventEndpoint, error) {
 	var (
-		e       twostep.EventEndpoint
-		types   string
-		created int64
+		e              twostep.EventEndpoint
+		types          string
+		created, lease int64
 	)
-	err := r.Scan(&e.ID, &e.URL, &e.CompanyID, &types, &e.SealedSecret, &created, &e.AfterSeq)
+	err := r.Scan(&e.ID, &e.URL, &e.CompanyID, &types, &e.SealedSecret, &created, &e.AfterSeq, &e.LeaseOwner, &lease)
 	for _, t := range strings.Fields(types) {
 		e.Types = append(e.Types, twostep.EventType(t))
 	}
-	e.CreatedAt = fromMicros(created)
+	e.CreatedAt, e.LeaseUntil = fromMicros(created), fromMicros(lease)
 	return e, err
 }
 
@@ -166,13 +178,22 @@ func (t *Tx) LeaseEventEndpoint(ctx context.Context, id, owner string, now, unti
 }
 
 // QueueDeliveries makes the pending deliveries of the events the endpoint
-// wants with seq after its position, up to upTo, and moves it there. The
-// endpoint's filters are applied here, in one statement.
-func (t *Tx) QueueDeliveries(ctx context.Context, e twostep.EventEndpoint, upTo int64, at time.Time) error {
+// wants with seq after its position, up to upTo, and moves it there,
+// while the position is still e's and the lease owner's; else
+// ErrConflict. The endpoint's filters are applied here, in one statement.
+func (t *Tx) QueueDeliveries(ctx context.Context, e twostep.EventEndpoint, owner string, upTo int64, at time.Time) error {
+	err := t.execOne(ctx, `UPDATE event_endpoints SET after_seq = $2 WHERE id = $1 AND after_seq = $3 AND lease_owner = $4`,
+		e.ID, upTo, e.AfterSeq, owner)
+	if errors.Is(err, twostep.ErrNotFound) {
+		return twostep.ErrConflict
+	}
+	if err != nil {
+		return err
+	}
 	q := `
 		INSERT INTO event_deliveries (endpoint_id, seq, event_id, company_id, type, status, next_attempt_at, created_at)
 		SELECT $1, seq, id, company_id, type, 'pending', $2, $2 FROM events
-		WHERE seq > $3 AND seq <= $4`
+		WHERE seq IS NOT NULL AND seq > $3 AND seq <= $4`
 	args := []any{e.ID, micros(at), e.AfterSeq, upTo}
 	if e.CompanyID != "" {
 		args = append(args, e.CompanyID)
@@ -186,10 +207,8 @@ func (t *Tx) QueueDeliveries(ctx context.Context, e twostep.EventEndpoint, upTo 
 		}
 		q += ` AND type IN (` + strings.Join(marks, ", ") + `)`
 	}
-	if _, err := t.exec(ctx, q, args...); err != nil {
-		return t.fail(err)
-	}
-	return t.execOne(ctx, `UPDATE event_endpoints SET after_seq = $2 WHERE id = $1`, e.ID, upTo)
+	_, err = t.exec(ctx, q+` ON CONFLICT DO NOTHING`, args...)
+	return t.fail(err)
 }
 
 const deliveryColumns = `d.endpoint_id, d.seq, d.event_id, d.company_id, d.type, d.status, d.attempts,

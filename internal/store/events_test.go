@@ -115,9 +115,24 @@ func TestEventDeliveries(t *testing.T) {
 		})
 		_, seqs = feedIDs(t, db, "")
 		last := seqs[len(seqs)-1]
+		// Only the lease's owner queues, and only from where the endpoint is.
 		mustUpdate(t, db, func(tx twostep.Tx) error {
-			return errors.Join(tx.QueueDeliveries(ctx, all, last, t0), tx.QueueDeliveries(ctx, some, last, t0))
+			_, err1 := tx.LeaseEventEndpoint(ctx, all.ID, "me", t0, t0.Add(time.Minute))
+			_, err2 := tx.LeaseEventEndpoint(ctx, some.ID, "me", t0, t0.Add(time.Minute))
+			return errors.Join(err1, err2)
 		})
+		err := db.Update(ctx, func(tx twostep.Tx) error { return tx.QueueDeliveries(ctx, all, "another", last, t0) })
+		if !errors.Is(err, twostep.ErrConflict) {
+			t.Fatalf("queueing by one who does not hold the lease: %v, want ErrConflict", err)
+		}
+		mustUpdate(t, db, func(tx twostep.Tx) error {
+			return errors.Join(tx.QueueDeliveries(ctx, all, "me", last, t0), tx.QueueDeliveries(ctx, some, "me", last, t0))
+		})
+		stale := all // its AfterSeq is behind the stored one now
+		err = db.Update(ctx, func(tx twostep.Tx) error { return tx.QueueDeliveries(ctx, stale, "me", seqs[1], t0) })
+		if !errors.Is(err, twostep.ErrConflict) {
+			t.Fatalf("queueing from a stale position: %v, want ErrConflict", err)
+		}
 		due := func(id string, now time.Time) (out []string, ds []twostep.DueDelivery) {
 			db.View(ctx, func(tx twostep.Tx) error {
 				var err error
@@ -146,7 +161,7 @@ func TestEventDeliveries(t *testing.T) {
 		retry := ds[0].EventDelivery
 		retry.Attempts, retry.LastAttemptAt, retry.FirstAttemptAt, retry.NextAttemptAt, retry.LastStatusCode = 1, t0, t0, t0.Add(time.Minute), 503
 		done := ds[1].EventDelivery
-		done.Status, done.Attempts, done.LastStatusCode, done.LastAttemptAt, done.Latency = twostep.DeliveryDelivered, 1, 204, t0, 12*time.Millisecond
+		done.Status, done.Attempts, done.LastStatusCode, done.LastAttemptAt, done.Latency = twostep.EventDelivered, 1, 204, t0, 12*time.Millisecond
 		mustUpdate(t, db, func(tx twostep.Tx) error { return errors.Join(tx.SaveDelivery(ctx, retry), tx.SaveDelivery(ctx, done)) })
 		if got, _ := due("whe_all", t0.Add(time.Second)); !slices.Equal(got, []string{"b2", "b3"}) {
 			t.Fatalf("while a1 waits: %v, want b's only", got)
@@ -155,8 +170,8 @@ func TestEventDeliveries(t *testing.T) {
 			t.Fatalf("once a1 is due: %v", got)
 		}
 		again := done
-		again.Status = twostep.DeliveryGaveUp
-		err := db.Update(ctx, func(tx twostep.Tx) error { return tx.SaveDelivery(ctx, again) })
+		again.Status = twostep.EventFailed
+		err = db.Update(ctx, func(tx twostep.Tx) error { return tx.SaveDelivery(ctx, again) })
 		if !errors.Is(err, twostep.ErrNotFound) {
 			t.Fatalf("saving over a delivered one: %v, want ErrNotFound", err)
 		}
@@ -169,7 +184,7 @@ func TestEventDeliveries(t *testing.T) {
 			}
 			return err
 		})
-		if len(log) != 5 || log[0].EventID != "b3" || log[3].EventID != "b1" || log[3].Status != twostep.DeliveryDelivered ||
+		if len(log) != 5 || log[0].EventID != "b3" || log[3].EventID != "b1" || log[3].Status != twostep.EventDelivered ||
 			log[3].Latency != 12*time.Millisecond || log[3].LastStatusCode != 204 || log[4].Attempts != 1 {
 			t.Fatalf("the log: %+v", log)
 		}
@@ -183,7 +198,8 @@ func TestEventDeliveries(t *testing.T) {
 			})
 			return ok
 		}
-		if !lease("one", t0) || lease("two", t0.Add(time.Second)) || !lease("one", t0.Add(2*time.Second)) || !lease("two", t0.Add(3*time.Minute)) {
+		if !lease("one", t0.Add(2*time.Minute)) || lease("two", t0.Add(2*time.Minute+time.Second)) ||
+			!lease("one", t0.Add(2*time.Minute+2*time.Second)) || !lease("two", t0.Add(5*time.Minute)) {
 			t.Fatal("leases do not take turns")
 		}
 		// Deleting an endpoint deletes its deliveries.

@@ -96,13 +96,13 @@ func (t *Tx) Message(ctx context.Context, id int64) (twostep.OutboxMessage, erro
 }
 
 // FinishMessage ends a queued message and drops its code. A message that
-// is no longer queued (cancelled meanwhile) is left as it is.
+// is no longer queued (cancelled or finished meanwhile) is left as it is,
+// and is ErrNotFound.
 func (t *Tx) FinishMessage(ctx context.Context, id int64, status twostep.DeliveryStatus, providerID, lastError string, at time.Time) error {
-	_, err := t.exec(ctx, `
+	return t.execOne(ctx, `
 		UPDATE outbox SET status = $2, provider_id = $3, last_error = $4, finished_at = $5,
 			sealed_code = '', lease_until = 0
 		WHERE id = $1 AND status = 'queued'`, id, status, providerID, lastError, micros(at))
-	return t.fail(err)
 }
 
 // RetryMessage returns a message to the queue, due at at.

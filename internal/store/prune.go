@@ -26,7 +26,7 @@ var pruneQueries = map[twostep.PruneKind]struct{ table, key, where string }{
 	twostep.PruneDevices:        {"devices", "token_hash", "expires_at < $1"},
 	twostep.PruneCeremonies:     {"ceremonies", "id", "expires_at < $1"},
 	// The feed is in time order: only its oldest rows are looked at.
-	twostep.PruneEvents:     {"events", "seq", "seq IN (SELECT seq FROM events ORDER BY seq LIMIT $2) AND time < $1"},
+	twostep.PruneEvents:     {"events", "seq", "seq IN (SELECT seq FROM events WHERE seq IS NOT NULL ORDER BY seq LIMIT $2) AND time < $1"},
 	twostep.PruneDeliveries: {"event_deliveries", "(endpoint_id, seq)", "status <> 'pending' AND last_attempt_at < $1"},
 }
 

@@ -101,6 +101,9 @@ func (s *SignIns) startChallenge(ctx context.Context, c Caller, companyID, userI
 				if err := tx.CreateChallenge(ctx, ch); err != nil {
 					return err
 				}
+				if err := s.emitChallenge(ctx, tx, EventChallengeApproved, ch, u, now, challengeData{Method: MethodRememberedDevice}); err != nil {
+					return err
+				}
 				out = ChallengeResult{Required: false, RememberedUntil: d.Until(co.Settings.RememberDeviceDays.For(app))}
 				out.ChallengeView = ch.view(now, s.policy(co, u), l, Delivery{}, s.cooldown)
 				if s.signer != nil {

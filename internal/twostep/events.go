@@ -62,6 +62,8 @@ type EventStore interface {
 	Events(ctx context.Context, companyID string, after int64, limit int) ([]Event, error)
 	// LastEventSeq is the newest event's Seq (0 for none).
 	LastEventSeq(ctx context.Context) (int64, error)
+	// Unsequenced reports events that wait for their Seq.
+	Unsequenced(ctx context.Context) (bool, error)
 	// SequenceEvents gives up to limit committed events their Seq, in the
 	// order they were inserted, and says how many it did. It holds the
 	// sequence until the transaction ends, so that sequencers take turns.
@@ -91,7 +93,7 @@ func (s *Events) Feed(ctx context.Context, c Caller, cursor string, limit int) (
 	var after feedCursor
 	if cursor != "" {
 		if err := DecodeCursor(cursor, &after); err != nil {
-			return FeedPage{}, err
+			return FeedPage{}, Invalid("after", "after is not valid; use next_cursor from the previous page")
 		}
 	}
 	page := FeedPage{Next: cursor}

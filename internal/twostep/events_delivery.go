@@ -16,17 +16,19 @@ import (
 // after a backoff for DeliveryWindow; the other companies' deliveries
 // and the other endpoints go on meanwhile.
 
-// DeliveryState is where an event's delivery to an endpoint stands.
-type DeliveryState string
+// EventDeliveryStatus is where an event's delivery to an endpoint stands.
+type EventDeliveryStatus string
 
-// The delivery states.
+// The event delivery statuses.
 const (
-	DeliveryPending   DeliveryState = "pending"
-	DeliveryDelivered DeliveryState = "delivered"
-	DeliveryGaveUp    DeliveryState = "failed"
+	EventPending   EventDeliveryStatus = "pending"
+	EventDelivered EventDeliveryStatus = "delivered"
+	EventFailed    EventDeliveryStatus = "failed" // not delivered within DeliveryWindow
 )
 
-// DeliveryWindow is how long an event is tried at an endpoint.
+// DeliveryWindow is how long an event is tried at an endpoint, from when
+// it was queued for it: behind a dead endpoint, the events older than
+// that are given up one try each, not a day each.
 const DeliveryWindow = 24 * time.Hour
 
 // EventDelivery is one event's delivery to one endpoint, and its log.
@@ -36,7 +38,7 @@ type EventDelivery struct {
 	EventID        string
 	CompanyID      string
 	Type           EventType
-	Status         DeliveryState
+	Status         EventDeliveryStatus
 	Attempts       int
 	NextAttemptAt  time.Time
 	FirstAttemptAt time.Time
@@ -90,6 +92,14 @@ const sequenceBatch = 1000
 // says how many it placed. On SQLite, where the one writer's order is the
 // order of commit, there is nothing to do.
 func (s *Events) SequenceEvents(ctx context.Context) (int, error) {
+	var some bool
+	if err := s.view(ctx, func(tx Tx) error {
+		var err error
+		some, err = tx.Unsequenced(ctx)
+		return err
+	}); err != nil || !some {
+		return 0, err
+	}
 	total := 0
 	for range 20 {
 		var n int
@@ -108,13 +118,20 @@ func (s *Events) SequenceEvents(ctx context.Context) (int, error) {
 	return total, nil
 }
 
-// EventEndpointIDs lists the endpoints, for the deliverers.
-func (s *Events) EventEndpointIDs(ctx context.Context) ([]string, error) {
+// FreeEventEndpoints lists the endpoints no other deliverer holds, for
+// owner to take.
+func (s *Events) FreeEventEndpoints(ctx context.Context, owner string) ([]string, error) {
 	var ids []string
 	err := s.view(ctx, func(tx Tx) error {
+		now, err := tx.Now(ctx)
+		if err != nil {
+			return err
+		}
 		all, err := tx.EventEndpoints(ctx)
 		for _, e := range all {
-			ids = append(ids, e.ID)
+			if e.LeaseOwner == owner || !now.Before(e.LeaseUntil) {
+				ids = append(ids, e.ID)
+			}
 		}
 		return err
 	})
@@ -122,7 +139,8 @@ func (s *Events) EventEndpointIDs(ctx context.Context) ([]string, error) {
 }
 
 // LeaseEventEndpoint makes owner the one deliverer of an endpoint for d,
-// if no other holds it, and says whether it is owner's.
+// if no other holds it, and says whether it is owner's. A d of 0 lets the
+// endpoint go, for another instance to take at once.
 func (s *Events) LeaseEventEndpoint(ctx context.Context, id, owner string, d time.Duration) (bool, error) {
 	var ok bool
 	err := s.update(ctx, func(tx Tx) error {
@@ -139,10 +157,10 @@ func (s *Events) LeaseEventEndpoint(ctx context.Context, id, owner string, d tim
 // queueBatch bounds the feed's events queued for an endpoint at a time.
 const queueBatch = 1000
 
-// EndpointWork queues for an endpoint the events it has not seen yet, and
+// NextEvents queues for an endpoint the events it has not seen yet, and
 // returns up to limit it may send now. An endpoint that is gone is
-// ErrNotFound.
-func (s *Events) EndpointWork(ctx context.Context, id string, limit int) (EndpointWork, error) {
+// ErrNotFound; one whose lease owner has lost is ErrConflict.
+func (s *Events) NextEvents(ctx context.Context, id, owner string, limit int) (EndpointWork, error) {
 	var (
 		e    EventEndpoint
 		last int64
@@ -159,7 +177,7 @@ func (s *Events) EndpointWork(ctx context.Context, id string, limit int) (Endpoi
 		return EndpointWork{}, err
 	}
 	if last > e.AfterSeq {
-		if err := s.queue(ctx, e, last); err != nil {
+		if err := s.queue(ctx, e, owner, last); err != nil {
 			return EndpointWork{}, err
 		}
 	}
@@ -188,7 +206,7 @@ func (s *Events) EndpointWork(ctx context.Context, id string, limit int) (Endpoi
 		work.Events = append(work.Events, OutgoingEvent{Delivery: d.EventDelivery, ID: d.EventID, Body: eventBody(d)})
 	}
 	if len(gone) > 0 {
-		err = s.recordTries(ctx, gone, true)
+		err = s.record(ctx, gone, true)
 	}
 	return work, err
 }
@@ -196,13 +214,13 @@ func (s *Events) EndpointWork(ctx context.Context, id string, limit int) (Endpoi
 // queue turns the feed's events after the endpoint's position, up to
 // last (the feed's end when the caller looked), into the endpoint's
 // pending deliveries, a batch at a time.
-func (s *Events) queue(ctx context.Context, e EventEndpoint, last int64) error {
+func (s *Events) queue(ctx context.Context, e EventEndpoint, owner string, last int64) error {
 	return s.update(ctx, func(tx Tx) error {
 		now, err := tx.Now(ctx)
 		if err != nil {
 			return err
 		}
-		return tx.QueueDeliveries(ctx, e, min(last, e.AfterSeq+queueBatch), now)
+		return tx.QueueDeliveries(ctx, e, owner, min(last, e.AfterSeq+queueBatch), now)
 	})
 }
 
@@ -225,12 +243,14 @@ func EventJSON(e Event) any {
 
 // RecordDeliveries stores the outcomes of an endpoint's tries: a 2xx
 // delivers an event; anything else is tried again after its backoff,
-// until the event has been tried for DeliveryWindow.
+// until DeliveryWindow after the event was queued.
 func (s *Events) RecordDeliveries(ctx context.Context, tries []DeliveryTry) error {
-	return s.recordTries(ctx, tries, false)
+	return s.record(ctx, tries, false)
 }
 
-func (s *Events) recordTries(ctx context.Context, tries []DeliveryTry, giveUp bool) error {
+// record stores tries' outcomes; with final, a try that failed is not
+// tried again.
+func (s *Events) record(ctx context.Context, tries []DeliveryTry, final bool) error {
 	return s.update(ctx, func(tx Tx) error {
 		now, err := tx.Now(ctx)
 		if err != nil {
@@ -245,9 +265,9 @@ func (s *Events) recordTries(ctx context.Context, tries []DeliveryTry, giveUp bo
 			}
 			switch {
 			case t.OK():
-				d.Status, d.LastError = DeliveryDelivered, ""
-			case giveUp || !now.Before(d.FirstAttemptAt.Add(DeliveryWindow)):
-				d.Status = DeliveryGaveUp
+				d.Status, d.LastError = EventDelivered, ""
+			case final || !now.Before(d.CreatedAt.Add(DeliveryWindow)):
+				d.Status = EventFailed
 			default:
 				d.NextAttemptAt = now.Add(t.RetryIn)
 			}

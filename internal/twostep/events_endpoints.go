@@ -26,6 +26,9 @@ type EventEndpoint struct {
 	SealedSecret string
 	// AfterSeq is how far the feed has been queued for this endpoint.
 	AfterSeq int64
+	// The deliverer that holds the endpoint, until when.
+	LeaseOwner string
+	LeaseUntil time.Time
 }
 
 // EndpointInput is what a new endpoint is made from.
@@ -47,8 +50,9 @@ type EndpointStore interface {
 	LeaseEventEndpoint(ctx context.Context, id, owner string, now, until time.Time) (bool, error)
 	// QueueDeliveries makes pending deliveries, due at the given time, of
 	// the events the endpoint wants with Seq in (e.AfterSeq, upTo], and
-	// moves its AfterSeq to upTo.
-	QueueDeliveries(ctx context.Context, e EventEndpoint, upTo int64, at time.Time) error
+	// moves its AfterSeq to upTo, while its AfterSeq is still e's and
+	// owner holds it; else ErrConflict, and nothing changes.
+	QueueDeliveries(ctx context.Context, e EventEndpoint, owner string, upTo int64, at time.Time) error
 	// DueDeliveries returns up to limit pending deliveries, oldest first,
 	// of the companies whose oldest pending delivery is due at now, with
 	// their events ("" data for an event no longer kept).
@@ -138,7 +142,7 @@ func checkEndpointURL(raw string) (string, error) {
 		return bad("must be an https:// URL of at most 2000 characters")
 	}
 	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || u.Opaque != "" {
+	if err != nil || u.Hostname() == "" || u.Opaque != "" {
 		return bad("must be an https:// URL")
 	}
 	if u.User != nil || u.Fragment != "" {
@@ -195,6 +199,12 @@ func (s *Events) DeleteEventEndpoint(ctx context.Context, c Caller, id string) e
 	})
 }
 
+// deliveryCursor is where a page of the delivery log ends: the next page
+// has the deliveries of older events.
+type deliveryCursor struct {
+	Before int64 `json:"b"`
+}
+
 // DeliveryPage is a page of an endpoint's delivery log.
 type DeliveryPage struct {
 	Deliveries []EventDelivery
@@ -210,7 +220,7 @@ func (s *Events) EventDeliveries(ctx context.Context, c Caller, id, cursor strin
 	if err != nil {
 		return DeliveryPage{}, err
 	}
-	var before feedCursor
+	var before deliveryCursor
 	if cursor != "" {
 		if err := DecodeCursor(cursor, &before); err != nil {
 			return DeliveryPage{}, err
@@ -223,10 +233,10 @@ func (s *Events) EventDeliveries(ctx context.Context, c Caller, id, cursor strin
 		} else if err != nil {
 			return err
 		}
-		ds, err := tx.EventDeliveries(ctx, id, before.Seq, limit+1)
+		ds, err := tx.EventDeliveries(ctx, id, before.Before, limit+1)
 		if len(ds) > limit {
 			ds = ds[:limit]
-			page.Next = EncodeCursor(feedCursor{ds[limit-1].Seq})
+			page.Next = EncodeCursor(deliveryCursor{ds[limit-1].Seq})
 		}
 		page.Deliveries = ds
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -144,13 +145,15 @@ func (s *core) notify(ctx context.Context, tx Tx, e AuditEvent) error {
 	}
 	contact := co.Settings.ResponsibleContact
 	n := Notice{Kind: kind, UserName: u.Name, App: e.App, At: e.Time, Details: e.Details, Contact: contact}
-	if toUser && u.Email != "" {
+	toUser = toUser && u.Email != ""
+	if toUser {
 		n.Recipient, n.Name = RecipientUser, u.Name
 		if err := s.queueNotice(ctx, tx, co, u, n, u.Email); err != nil {
 			return err
 		}
 	}
-	if toResponsible && contact.Email != "" && contact.Email != u.Email {
+	// The responsible person who is the user hears it once.
+	if toResponsible && contact.Email != "" && !(toUser && strings.EqualFold(contact.Email, u.Email)) {
 		n.Recipient, n.Name, n.UserEmail = RecipientResponsible, contact.Name, u.Email
 		if err := s.queueNotice(ctx, tx, co, u, n, contact.Email); err != nil {
 			return err
@@ -195,10 +198,10 @@ func (s *Outbox) NoticeSent(ctx context.Context, id int64, providerID string) er
 		if err != nil {
 			return err
 		}
-		if m.Status != DeliveryQueued {
-			return nil // recorded already
-		}
-		if err := tx.FinishMessage(ctx, id, DeliverySent, providerID, "", now); err != nil {
+		// Of two workers recording one notice, one finishes and audits it.
+		if err := tx.FinishMessage(ctx, id, DeliverySent, providerID, "", now); errors.Is(err, ErrNotFound) {
+			return nil
+		} else if err != nil {
 			return err
 		}
 		var n Notice

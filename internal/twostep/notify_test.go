@@ -197,6 +197,6 @@ func TestEventFeedOfAService(t *testing.T) {
 			t.Fatalf("another company's key: %+v %v", p, err)
 		}
 		_, err = s.svc.Feed(s.ctx, s.platform, "not a cursor", 0)
-		wantCode(t, err, twostep.CodeInvalidValue, "cursor")
+		wantCode(t, err, twostep.CodeInvalidValue, "after")
 	})
 }

@@ -3,6 +3,7 @@ package twostep
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -137,7 +138,10 @@ func (s *Outbox) MessageSent(ctx context.Context, id int64, providerID string) e
 		if err != nil {
 			return err
 		}
-		return tx.FinishMessage(ctx, id, DeliverySent, providerID, "", now)
+		if err := tx.FinishMessage(ctx, id, DeliverySent, providerID, "", now); !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		return nil // cancelled or recorded meanwhile
 	})
 }
 
@@ -170,7 +174,9 @@ func (s *Outbox) MessageFailed(ctx context.Context, id int64, reason string, per
 // email when the policy has it as backup, and the failure is audited: a
 // failed delivery fails closed, and the admins should know.
 func (s *Outbox) failMessage(ctx context.Context, tx Tx, m OutboxMessage, now time.Time, reason string) error {
-	if err := tx.FinishMessage(ctx, m.ID, DeliveryFailed, "", reason, now); err != nil {
+	if err := tx.FinishMessage(ctx, m.ID, DeliveryFailed, "", reason, now); errors.Is(err, ErrNotFound) {
+		return nil // cancelled or recorded meanwhile: nothing to record
+	} else if err != nil {
 		return err
 	}
 	switch m.Kind {

@@ -150,7 +150,7 @@ type OutboxStore interface {
 	ClaimMessages(ctx context.Context, now, leaseUntil time.Time, limit int) ([]OutboxMessage, error)
 	Message(ctx context.Context, id int64) (OutboxMessage, error)
 	// FinishMessage ends a queued message as sent or failed, dropping its
-	// sealed code.
+	// sealed code; ErrNotFound when it is no longer queued.
 	FinishMessage(ctx context.Context, id int64, status DeliveryStatus, providerID, lastError string, at time.Time) error
 	// RetryMessage puts a message back in the queue until at.
 	RetryMessage(ctx context.Context, id int64, at time.Time, lastError string) error

@@ -100,16 +100,16 @@ func (s *Server) deleteEventEndpoint(w http.ResponseWriter, r *http.Request, c t
 
 // eventDeliveryJSON is one line of an endpoint's delivery log.
 type eventDeliveryJSON struct {
-	EventID        string                `json:"event_id"`
-	Type           twostep.EventType     `json:"type"`
-	CompanyID      string                `json:"company_id"`
-	Attempts       int                   `json:"attempts"`
-	Status         twostep.DeliveryState `json:"status"`
-	LastStatusCode *int                  `json:"last_status_code"`
-	LastError      *string               `json:"last_error"`
-	LastAttemptAt  *string               `json:"last_attempt_at"`
-	LatencyMS      *int64                `json:"latency_ms"`
-	NextAttemptAt  *string               `json:"next_attempt_at"`
+	EventID        string                      `json:"event_id"`
+	Type           twostep.EventType           `json:"type"`
+	CompanyID      string                      `json:"company_id"`
+	Attempts       int                         `json:"attempts"`
+	Status         twostep.EventDeliveryStatus `json:"status"`
+	LastStatusCode *int                        `json:"last_status_code"`
+	LastError      *string                     `json:"last_error"`
+	LastAttemptAt  *string                     `json:"last_attempt_at"`
+	LatencyMS      *int64                      `json:"latency_ms"`
+	NextAttemptAt  *string                     `json:"next_attempt_at"`
 }
 
 func (s *Server) listEventDeliveries(w http.ResponseWriter, r *http.Request, c twostep.Caller) error {
@@ -132,7 +132,7 @@ func (s *Server) listEventDeliveries(w http.ResponseWriter, r *http.Request, c t
 				j.LastStatusCode = &code
 			}
 		}
-		if d.Status == twostep.DeliveryPending {
+		if d.Status == twostep.EventPending {
 			next := formatTime(d.NextAttemptAt)
 			j.NextAttemptAt = &next
 		}

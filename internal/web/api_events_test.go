@@ -97,7 +97,7 @@ func TestEventEndpointAPI(t *testing.T) {
 				t.Fatalf("event %d: %v, paged %s", i, e, ids[i])
 			}
 		}
-		if code, f := c.do("GET", "/v1/events?after=zzz", nil).ErrorCode(t); code != "invalid_value" || f != "cursor" {
+		if code, f := c.do("GET", "/v1/events?after=zzz", nil).ErrorCode(t); code != "invalid_value" || f != "after" {
 			t.Fatalf("a bad cursor: %s %s", code, f)
 		}
 		c.must(204, "DELETE", "/v1/event-endpoints/"+id, nil)

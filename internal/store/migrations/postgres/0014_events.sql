@@ -14,9 +14,11 @@ CREATE TABLE events (
     time       BIGINT NOT NULL,
     data       TEXT   NOT NULL
 );
-CREATE UNIQUE INDEX events_by_seq ON events (seq);
+-- The feed's indexes hold sequenced rows only: a new row enters them
+-- once, when the sequencer numbers it, not also as a NULL at insert.
+CREATE UNIQUE INDEX events_by_seq ON events (seq) WHERE seq IS NOT NULL;
 CREATE INDEX events_unsequenced ON events (n) WHERE seq IS NULL;
-CREATE INDEX events_by_company ON events (company_id, seq);
+CREATE INDEX events_by_company ON events (company_id, seq) WHERE seq IS NOT NULL;
 
 CREATE TABLE event_sequence (
     id       INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
