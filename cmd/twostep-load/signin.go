@@ -195,7 +195,7 @@ func (l latencies) pct(p float64) float64 {
 // signIn runs the full second step with n clients against a fresh
 // server and database and fills in r.
 func (w *workspace) signIn(ctx context.Context, dbArg string, n int, r *result) error {
-	name := fmt.Sprintf("signin-%s-%d", r.engine, n)
+	name := fmt.Sprintf("signin-%s-%d-e%d", r.engine, n, r.endpoints) // each run a fresh database
 	dbURL := ""
 	if w.o.server == "" {
 		var err error

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -261,14 +262,42 @@ func (t *Tx) DueDeliveries(ctx context.Context, endpointID string, now time.Time
 	return out, t.fail(rows.Err())
 }
 
-// SaveDelivery stores a try's outcome while the delivery is pending.
-func (t *Tx) SaveDelivery(ctx context.Context, d twostep.EventDelivery) error {
-	return t.execOne(ctx, `
-		UPDATE event_deliveries SET status = $3, attempts = $4, next_attempt_at = $5, first_attempt_at = $6,
-			last_attempt_at = $7, last_status_code = $8, last_error = $9, latency_ms = $10
-		WHERE endpoint_id = $1 AND seq = $2 AND status = 'pending'`,
-		d.EndpointID, d.Seq, d.Status, d.Attempts, micros(d.NextAttemptAt), micros(d.FirstAttemptAt),
-		micros(d.LastAttemptAt), d.LastStatusCode, d.LastError, d.Latency.Milliseconds())
+// saveBatch bounds the deliveries one statement saves (10 parameters
+// each).
+const saveBatch = 100
+
+// SaveDeliveries stores tries' outcomes while the deliveries are pending,
+// a batch per statement: a delivered batch of an endpoint is one round
+// trip, not one per event. The values' columns are column1… in both
+// databases; the casts give PostgreSQL their types.
+func (t *Tx) SaveDeliveries(ctx context.Context, ds []twostep.EventDelivery) error {
+	for len(ds) > 0 {
+		n := min(len(ds), saveBatch)
+		var (
+			rows []string
+			args []any
+		)
+		for _, d := range ds[:n] {
+			k := len(args)
+			rows = append(rows, fmt.Sprintf("(CAST($%d AS TEXT), CAST($%d AS BIGINT), CAST($%d AS TEXT), CAST($%d AS BIGINT), "+
+				"CAST($%d AS BIGINT), CAST($%d AS BIGINT), CAST($%d AS BIGINT), CAST($%d AS BIGINT), CAST($%d AS TEXT), CAST($%d AS BIGINT))",
+				k+1, k+2, k+3, k+4, k+5, k+6, k+7, k+8, k+9, k+10))
+			args = append(args, d.EndpointID, d.Seq, string(d.Status), d.Attempts, micros(d.NextAttemptAt), micros(d.FirstAttemptAt),
+				micros(d.LastAttemptAt), d.LastStatusCode, d.LastError, d.Latency.Milliseconds())
+		}
+		_, err := t.exec(ctx, `
+			UPDATE event_deliveries SET status = v.column3, attempts = v.column4, next_attempt_at = v.column5,
+				first_attempt_at = v.column6, last_attempt_at = v.column7, last_status_code = v.column8,
+				last_error = v.column9, latency_ms = v.column10
+			FROM (VALUES `+strings.Join(rows, ", ")+`) AS v
+			WHERE event_deliveries.endpoint_id = v.column1 AND event_deliveries.seq = v.column2
+				AND event_deliveries.status = 'pending'`, args...)
+		if err != nil {
+			return t.fail(err)
+		}
+		ds = ds[n:]
+	}
+	return nil
 }
 
 // EventDeliveries reads an endpoint's deliveries newest first.

@@ -162,7 +162,7 @@ func TestEventDeliveries(t *testing.T) {
 		retry.Attempts, retry.LastAttemptAt, retry.FirstAttemptAt, retry.NextAttemptAt, retry.LastStatusCode = 1, t0, t0, t0.Add(time.Minute), 503
 		done := ds[1].EventDelivery
 		done.Status, done.Attempts, done.LastStatusCode, done.LastAttemptAt, done.Latency = twostep.EventDelivered, 1, 204, t0, 12*time.Millisecond
-		mustUpdate(t, db, func(tx twostep.Tx) error { return errors.Join(tx.SaveDelivery(ctx, retry), tx.SaveDelivery(ctx, done)) })
+		mustUpdate(t, db, func(tx twostep.Tx) error { return tx.SaveDeliveries(ctx, []twostep.EventDelivery{retry, done}) })
 		if got, _ := due("whe_all", t0.Add(time.Second)); !slices.Equal(got, []string{"b2", "b3"}) {
 			t.Fatalf("while a1 waits: %v, want b's only", got)
 		}
@@ -170,11 +170,8 @@ func TestEventDeliveries(t *testing.T) {
 			t.Fatalf("once a1 is due: %v", got)
 		}
 		again := done
-		again.Status = twostep.EventFailed
-		err = db.Update(ctx, func(tx twostep.Tx) error { return tx.SaveDelivery(ctx, again) })
-		if !errors.Is(err, twostep.ErrNotFound) {
-			t.Fatalf("saving over a delivered one: %v, want ErrNotFound", err)
-		}
+		again.Status, again.Attempts = twostep.EventFailed, 7
+		mustUpdate(t, db, func(tx twostep.Tx) error { return tx.SaveDeliveries(ctx, []twostep.EventDelivery{again}) })
 		var log []twostep.EventDelivery
 		db.View(ctx, func(tx twostep.Tx) error {
 			log, err = tx.EventDeliveries(ctx, "whe_all", 0, 2)
@@ -184,7 +181,7 @@ func TestEventDeliveries(t *testing.T) {
 			}
 			return err
 		})
-		if len(log) != 5 || log[0].EventID != "b3" || log[3].EventID != "b1" || log[3].Status != twostep.EventDelivered ||
+		if len(log) != 5 || log[0].EventID != "b3" || log[3].EventID != "b1" || log[3].Status != twostep.EventDelivered || log[3].Attempts != 1 ||
 			log[3].Latency != 12*time.Millisecond || log[3].LastStatusCode != 204 || log[4].Attempts != 1 {
 			t.Fatalf("the log: %+v", log)
 		}

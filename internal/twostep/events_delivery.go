@@ -3,7 +3,6 @@ package twostep
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"time"
 )
 
@@ -256,7 +255,8 @@ func (s *Events) record(ctx context.Context, tries []DeliveryTry, final bool) er
 		if err != nil {
 			return err
 		}
-		for _, t := range tries {
+		ds := make([]EventDelivery, len(tries))
+		for i, t := range tries {
 			d := t.Delivery
 			d.Attempts++
 			d.LastAttemptAt, d.LastStatusCode, d.Latency, d.LastError = now, t.StatusCode, t.Latency, clip(t.Err, 300)
@@ -271,10 +271,8 @@ func (s *Events) record(ctx context.Context, tries []DeliveryTry, final bool) er
 			default:
 				d.NextAttemptAt = now.Add(t.RetryIn)
 			}
-			if err := tx.SaveDelivery(ctx, d); err != nil && !errors.Is(err, ErrNotFound) {
-				return err
-			}
+			ds[i] = d
 		}
-		return nil
+		return tx.SaveDeliveries(ctx, ds)
 	})
 }

@@ -57,8 +57,9 @@ type EndpointStore interface {
 	// of the companies whose oldest pending delivery is due at now, with
 	// their events ("" data for an event no longer kept).
 	DueDeliveries(ctx context.Context, endpointID string, now time.Time, limit int) ([]DueDelivery, error)
-	// SaveDelivery stores a try's outcome, while the delivery is pending.
-	SaveDelivery(ctx context.Context, d EventDelivery) error
+	// SaveDeliveries stores tries' outcomes, in one statement, of the
+	// deliveries that are still pending; the rest stay as they are.
+	SaveDeliveries(ctx context.Context, ds []EventDelivery) error
 	// EventDeliveries returns an endpoint's deliveries newest first, with
 	// Seq < before (0 for the newest).
 	EventDeliveries(ctx context.Context, endpointID string, before int64, limit int) ([]EventDelivery, error)
