@@ -207,22 +207,14 @@ func (p SettingsPatch) apply(s Settings) (Settings, []settingChange, error) {
 	if d, ok, err := p.Defaults.required("defaults"); err != nil {
 		return s, nil, err
 	} else if ok {
-		for _, f := range []struct {
-			name  string
-			patch Optional[bool]
-			dst   *bool
-		}{
+		err := applyBools([]boolField{
 			{"defaults.web", d.Web, &next.Defaults.Web},
 			{"defaults.manager", d.Manager, &next.Defaults.Manager},
-		} {
-			v, ok, err := f.patch.required(f.name)
-			if err != nil {
-				return s, nil, err
-			}
-			if ok && v != *f.dst {
-				changes = append(changes, settingChange{ActionSettingsDefaultsChanged, Change{f.name, *f.dst, v}})
-				*f.dst = v
-			}
+		}, func(field string, from, to any) {
+			changes = append(changes, settingChange{ActionSettingsDefaultsChanged, Change{field, from, to}})
+		})
+		if err != nil {
+			return s, nil, err
 		}
 	}
 
@@ -272,6 +264,29 @@ func (p SettingsPatch) apply(s Settings) (Settings, []settingChange, error) {
 		return s, nil, err
 	}
 	return next, changes, nil
+}
+
+// boolField is one switch of a settings patch and the setting it sets.
+type boolField struct {
+	name  string
+	patch Optional[bool]
+	dst   *bool
+}
+
+// applyBools sets the switches the patch names, telling change of each
+// one whose value differs.
+func applyBools(fields []boolField, change func(field string, from, to any)) error {
+	for _, f := range fields {
+		v, ok, err := f.patch.required(f.name)
+		if err != nil {
+			return err
+		}
+		if ok && v != *f.dst {
+			change(f.name, *f.dst, v)
+			*f.dst = v
+		}
+	}
+	return nil
 }
 
 // normalizeRegions checks, upper-cases, sorts and deduplicates region codes.

@@ -79,24 +79,10 @@ func (p SettingsPatch) applyNotify(next *Settings, general func(field string, fr
 	if err != nil || !ok {
 		return err
 	}
-	for _, f := range []struct {
-		name  string
-		patch Optional[bool]
-		dst   *bool
-	}{
+	return applyBools([]boolField{
 		{"notify_responsible.failed_attempts", n.FailedAttempts, &next.NotifyResponsible.FailedAttempts},
 		{"notify_responsible.locked", n.Locked, &next.NotifyResponsible.Locked},
-	} {
-		v, ok, err := f.patch.required(f.name)
-		if err != nil {
-			return err
-		}
-		if ok && v != *f.dst {
-			general(f.name, *f.dst, v)
-			*f.dst = v
-		}
-	}
-	return nil
+	}, general)
 }
 
 // noticesOf says which notifications an audit action sends.

@@ -42,33 +42,21 @@ const (
 // each change with general. The grace period's start (StrongSince) is
 // set by the service, which knows the time.
 func (p SettingsPatch) applyStrong(s Settings, next *Settings, general func(field string, from, to any)) error {
-	type flag struct {
-		name  string
-		patch Optional[bool]
-		dst   *bool
-	}
-	var flags []flag
+	var flags []boolField
 	if k, ok, err := p.Authenticators.required("authenticators"); err != nil {
 		return err
 	} else if ok {
-		flags = append(flags, flag{"authenticators.totp", k.TOTP, &next.Authenticators.TOTP},
-			flag{"authenticators.webauthn", k.WebAuthn, &next.Authenticators.WebAuthn})
+		flags = append(flags, boolField{"authenticators.totp", k.TOTP, &next.Authenticators.TOTP},
+			boolField{"authenticators.webauthn", k.WebAuthn, &next.Authenticators.WebAuthn})
 	}
 	if d, ok, err := p.StrongAuthentication.required("strong_authentication"); err != nil {
 		return err
 	} else if ok {
-		flags = append(flags, flag{"strong_authentication.web", d.Web, &next.StrongAuthentication.Web},
-			flag{"strong_authentication.manager", d.Manager, &next.StrongAuthentication.Manager})
+		flags = append(flags, boolField{"strong_authentication.web", d.Web, &next.StrongAuthentication.Web},
+			boolField{"strong_authentication.manager", d.Manager, &next.StrongAuthentication.Manager})
 	}
-	for _, f := range flags {
-		v, ok, err := f.patch.required(f.name)
-		if err != nil {
-			return err
-		}
-		if ok && v != *f.dst {
-			general(f.name, *f.dst, v)
-			*f.dst = v
-		}
+	if err := applyBools(flags, general); err != nil {
+		return err
 	}
 	if v, ok, err := p.EnrollmentGraceDays.required("enrollment_grace_days"); err != nil {
 		return err
