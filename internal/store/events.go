@@ -229,15 +229,16 @@ func scanDelivery(r rowScanner, more ...any) (twostep.EventDelivery, error) {
 
 // DueDeliveries reads the pending deliveries, oldest first, of the
 // companies none of whose pending deliveries waits for a retry: a
-// company's deliveries stay in order behind the one that failed.
+// company's deliveries stay in order behind the one that failed. The
+// companies that wait are few, and read once (by the waiting index),
+// not probed for again at every pending row.
 func (t *Tx) DueDeliveries(ctx context.Context, endpointID string, now time.Time, limit int) ([]twostep.DueDelivery, error) {
 	rows, err := t.query(ctx, `
 		SELECT `+deliveryColumns+`, COALESCE(e.time, 0), COALESCE(e.data, '')
 		FROM event_deliveries d LEFT JOIN events e ON e.seq = d.seq
 		WHERE d.endpoint_id = $1 AND d.status = 'pending'
-			AND NOT EXISTS (SELECT 1 FROM event_deliveries w
-				WHERE w.endpoint_id = d.endpoint_id AND w.company_id = d.company_id
-					AND w.status = 'pending' AND w.next_attempt_at > $2)
+			AND d.company_id NOT IN (SELECT w.company_id FROM event_deliveries w
+				WHERE w.endpoint_id = $1 AND w.status = 'pending' AND w.next_attempt_at > $2)
 		ORDER BY d.seq LIMIT $3`, endpointID, micros(now), limit)
 	if err != nil {
 		return nil, t.fail(err)

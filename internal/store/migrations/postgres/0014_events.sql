@@ -63,7 +63,9 @@ CREATE TABLE event_deliveries (
     PRIMARY KEY (endpoint_id, seq)
 );
 CREATE INDEX event_deliveries_pending ON event_deliveries (endpoint_id, seq) WHERE status = 'pending';
-CREATE INDEX event_deliveries_waiting ON event_deliveries (endpoint_id, company_id, next_attempt_at) WHERE status = 'pending';
+-- The pending deliveries that wait for a retry, soonest first: few, even
+-- behind a dead endpoint with a long backlog.
+CREATE INDEX event_deliveries_waiting ON event_deliveries (endpoint_id, next_attempt_at, company_id) WHERE status = 'pending';
 CREATE INDEX event_deliveries_finished ON event_deliveries (last_attempt_at) WHERE status <> 'pending';
 
 -- Notifications ride in the outbox as messages of kind 'notice'; notice
