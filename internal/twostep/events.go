@@ -70,6 +70,24 @@ type EventStore interface {
 	SequenceEvents(ctx context.Context, limit int) (int, error)
 }
 
+// eventsTx is all the Events part's transactions touch: the feed, the
+// endpoints, the clock and a company's existence.
+type eventsTx interface {
+	Now(ctx context.Context) (time.Time, error)
+	Company(ctx context.Context, id string) (Company, error)
+	EventStore
+	EndpointStore
+}
+
+// update and view run the Events part's transactions on eventsTx alone.
+func (s *Events) update(ctx context.Context, fn func(eventsTx) error) error {
+	return s.core.update(ctx, func(tx Tx) error { return fn(tx) })
+}
+
+func (s *Events) view(ctx context.Context, fn func(eventsTx) error) error {
+	return s.core.view(ctx, func(tx Tx) error { return fn(tx) })
+}
+
 // FeedPage is one page of the feed and where the next begins.
 type FeedPage struct {
 	Events []Event
@@ -97,7 +115,7 @@ func (s *Events) Feed(ctx context.Context, c Caller, cursor string, limit int) (
 		}
 	}
 	page := FeedPage{Next: cursor}
-	err = s.view(ctx, func(tx Tx) error {
+	err = s.view(ctx, func(tx eventsTx) error {
 		var err error
 		page.Events, err = tx.Events(ctx, c.Scope, after.Seq, limit)
 		return err

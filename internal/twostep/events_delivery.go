@@ -92,7 +92,7 @@ const sequenceBatch = 1000
 // order of commit, there is nothing to do.
 func (s *Events) SequenceEvents(ctx context.Context) (int, error) {
 	var some bool
-	if err := s.view(ctx, func(tx Tx) error {
+	if err := s.view(ctx, func(tx eventsTx) error {
 		var err error
 		some, err = tx.Unsequenced(ctx)
 		return err
@@ -102,7 +102,7 @@ func (s *Events) SequenceEvents(ctx context.Context) (int, error) {
 	total := 0
 	for range 20 {
 		var n int
-		if err := s.update(ctx, func(tx Tx) error {
+		if err := s.update(ctx, func(tx eventsTx) error {
 			var err error
 			n, err = tx.SequenceEvents(ctx, sequenceBatch)
 			return err
@@ -121,7 +121,7 @@ func (s *Events) SequenceEvents(ctx context.Context) (int, error) {
 // owner to take.
 func (s *Events) FreeEventEndpoints(ctx context.Context, owner string) ([]string, error) {
 	var ids []string
-	err := s.view(ctx, func(tx Tx) error {
+	err := s.view(ctx, func(tx eventsTx) error {
 		now, err := tx.Now(ctx)
 		if err != nil {
 			return err
@@ -142,7 +142,7 @@ func (s *Events) FreeEventEndpoints(ctx context.Context, owner string) ([]string
 // endpoint go, for another instance to take at once.
 func (s *Events) LeaseEventEndpoint(ctx context.Context, id, owner string, d time.Duration) (bool, error) {
 	var ok bool
-	err := s.update(ctx, func(tx Tx) error {
+	err := s.update(ctx, func(tx eventsTx) error {
 		now, err := tx.Now(ctx)
 		if err != nil {
 			return err
@@ -164,7 +164,7 @@ func (s *Events) NextEvents(ctx context.Context, id, owner string, limit int) (E
 		e    EventEndpoint
 		last int64
 	)
-	err := s.view(ctx, func(tx Tx) error {
+	err := s.view(ctx, func(tx eventsTx) error {
 		var err error
 		if e, err = tx.EventEndpoint(ctx, id); err != nil {
 			return err
@@ -185,7 +185,7 @@ func (s *Events) NextEvents(ctx context.Context, id, owner string, limit int) (E
 		return EndpointWork{}, err
 	}
 	var due []DueDelivery
-	err = s.view(ctx, func(tx Tx) error {
+	err = s.view(ctx, func(tx eventsTx) error {
 		now, err := tx.Now(ctx)
 		if err != nil {
 			return err
@@ -214,7 +214,7 @@ func (s *Events) NextEvents(ctx context.Context, id, owner string, limit int) (E
 // last (the feed's end when the caller looked), into the endpoint's
 // pending deliveries, a batch at a time.
 func (s *Events) queue(ctx context.Context, e EventEndpoint, owner string, last int64) error {
-	return s.update(ctx, func(tx Tx) error {
+	return s.update(ctx, func(tx eventsTx) error {
 		now, err := tx.Now(ctx)
 		if err != nil {
 			return err
@@ -250,7 +250,7 @@ func (s *Events) RecordDeliveries(ctx context.Context, tries []DeliveryTry) erro
 // record stores tries' outcomes; with final, a try that failed is not
 // tried again.
 func (s *Events) record(ctx context.Context, tries []DeliveryTry, final bool) error {
-	return s.update(ctx, func(tx Tx) error {
+	return s.update(ctx, func(tx eventsTx) error {
 		now, err := tx.Now(ctx)
 		if err != nil {
 			return err

@@ -105,7 +105,7 @@ func (s *Events) CreateEventEndpoint(ctx context.Context, c Caller, in EndpointI
 	if e.SealedSecret, err = s.sealer.seal(s.rand, secret, "endpoint/"+e.ID); err != nil {
 		return EventEndpoint{}, "", err
 	}
-	err = s.update(ctx, func(tx Tx) error {
+	err = s.update(ctx, func(tx eventsTx) error {
 		if e.CompanyID != "" {
 			if _, err := tx.Company(ctx, e.CompanyID); errors.Is(err, ErrNotFound) {
 				return Invalid("company_id", "company_id must be the id of a company")
@@ -176,7 +176,7 @@ func (s *Events) EventEndpoints(ctx context.Context, c Caller) ([]EventEndpoint,
 		return nil, errOperatorOnly
 	}
 	var out []EventEndpoint
-	err := s.view(ctx, func(tx Tx) error {
+	err := s.view(ctx, func(tx eventsTx) error {
 		var err error
 		out, err = tx.EventEndpoints(ctx)
 		return err
@@ -190,7 +190,7 @@ func (s *Events) DeleteEventEndpoint(ctx context.Context, c Caller, id string) e
 	if !c.operator() {
 		return errOperatorOnly
 	}
-	return s.update(ctx, func(tx Tx) error {
+	return s.update(ctx, func(tx eventsTx) error {
 		if _, err := tx.EventEndpoint(ctx, id); errors.Is(err, ErrNotFound) {
 			return NotFound("event endpoint")
 		} else if err != nil {
@@ -228,7 +228,7 @@ func (s *Events) EventDeliveries(ctx context.Context, c Caller, id, cursor strin
 		}
 	}
 	var page DeliveryPage
-	err = s.view(ctx, func(tx Tx) error {
+	err = s.view(ctx, func(tx eventsTx) error {
 		if _, err := tx.EventEndpoint(ctx, id); errors.Is(err, ErrNotFound) {
 			return NotFound("event endpoint")
 		} else if err != nil {
