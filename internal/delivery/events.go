@@ -134,6 +134,7 @@ func (w *EventDeliverer) discover(ctx context.Context, wg *sync.WaitGroup) {
 		if busy {
 			continue
 		}
+		asked := time.Now()
 		ok, err := w.events.LeaseEventEndpoint(ctx, id, w.opt.Owner, w.opt.Lease)
 		if err != nil || !ok {
 			continue
@@ -147,23 +148,28 @@ func (w *EventDeliverer) discover(ctx context.Context, wg *sync.WaitGroup) {
 				delete(w.serving, id)
 				w.mu.Unlock()
 			}()
-			w.serve(ctx, id)
+			w.serve(ctx, id, asked)
 		})
 	}
 }
 
+// maxIdleWait bounds the wait after a batch whose every try failed: long
+// enough that a dead endpoint is not asked at every poll, short enough
+// that a company whose event is due meanwhile waits little for it.
+const maxIdleWait = 2 * time.Second
+
 // serve delivers one endpoint's events while this instance holds its
-// lease, renewing it as it goes, and lets it go at the end, so that
-// another instance takes over at once on a restart.
-func (w *EventDeliverer) serve(ctx context.Context, id string) {
+// lease, taken when leased was read (before asking: the lease counts from
+// the database's clock during the call), renewing it as it goes, and lets
+// it go at the end, so that another instance takes over at once on a
+// restart.
+func (w *EventDeliverer) serve(ctx context.Context, id string, leased time.Time) {
 	defer func() {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		w.events.LeaseEventEndpoint(rctx, id, w.opt.Owner, 0)
 	}()
-	// renewed is when the lease was last taken, read before asking: the
-	// lease counts from the database's clock during the call.
-	renewed := time.Now()
+	renewed := leased
 	for ctx.Err() == nil {
 		if time.Since(renewed) > w.opt.Lease/4 {
 			asked := time.Now()
@@ -186,15 +192,17 @@ func (w *EventDeliverer) serve(ctx context.Context, id string) {
 			// The sends end well inside the lease, so that no other
 			// instance takes the endpoint over while they run.
 			tries := w.sendAll(ctx, work, renewed.Add(w.opt.Lease/2))
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			// The outcomes are saved within the lease, or not at all (and
+			// the events go again): never after another instance took over.
+			rctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), renewed.Add(w.opt.Lease-time.Second))
 			if err := w.events.RecordDeliveries(rctx, tries); err != nil {
 				w.log.Error("events: recording deliveries failed; they will be sent again", "endpoint", id, "err", err)
 			}
 			cancel()
 			if next, failed := soonestRetry(tries); failed {
-				// Every try failed: the endpoint is down. Look again when
-				// the first retry is due, not at every poll.
-				wait = max(wait, next)
+				// Every try failed: the endpoint is likely down. Look again
+				// when the first retry is due, within maxIdleWait.
+				wait = min(max(wait, next), maxIdleWait)
 			} else if len(work.Events) == w.opt.Batch {
 				continue // there may be more now
 			}

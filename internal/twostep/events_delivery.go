@@ -79,6 +79,9 @@ type DeliveryTry struct {
 	Err        string
 	Latency    time.Duration
 	RetryIn    time.Duration // the backoff, should the try have failed
+	// NotSent: the delivery was given up without a try (its event is
+	// gone, or its day has passed); it counts no attempt.
+	NotSent bool
 }
 
 // OK reports a delivered event: any 2xx answer.
@@ -184,10 +187,13 @@ func (s *Events) NextEvents(ctx context.Context, id, owner string, limit int) (E
 	if work.Secret, err = s.sealer.open(e.SealedSecret, "endpoint/"+e.ID); err != nil {
 		return EndpointWork{}, err
 	}
-	var due []DueDelivery
+	var (
+		due []DueDelivery
+		now time.Time
+	)
 	err = s.view(ctx, func(tx eventsTx) error {
-		now, err := tx.Now(ctx)
-		if err != nil {
+		var err error
+		if now, err = tx.Now(ctx); err != nil {
 			return err
 		}
 		due, err = tx.DueDeliveries(ctx, id, now, limit)
@@ -198,8 +204,14 @@ func (s *Events) NextEvents(ctx context.Context, id, owner string, limit int) (E
 	}
 	var gone []DeliveryTry
 	for _, d := range due {
-		if d.Data == nil {
-			gone = append(gone, DeliveryTry{Delivery: d.EventDelivery, Err: "the event is no longer kept"})
+		switch {
+		case d.Data == nil:
+			gone = append(gone, DeliveryTry{Delivery: d.EventDelivery, Err: "the event is no longer kept", NotSent: true})
+			continue
+		case !now.Before(d.CreatedAt.Add(DeliveryWindow)):
+			// Behind a dead endpoint a backlog outlives its day: it is
+			// given up at once, not tried one event a backoff at a time.
+			gone = append(gone, DeliveryTry{Delivery: d.EventDelivery, Err: "not delivered within 24 hours", NotSent: true})
 			continue
 		}
 		work.Events = append(work.Events, OutgoingEvent{Delivery: d.EventDelivery, ID: d.EventID, Body: eventBody(d)})
@@ -258,6 +270,11 @@ func (s *Events) record(ctx context.Context, tries []DeliveryTry, final bool) er
 		ds := make([]EventDelivery, len(tries))
 		for i, t := range tries {
 			d := t.Delivery
+			if t.NotSent {
+				d.Status, d.LastError = EventFailed, clip(t.Err, 300)
+				ds[i] = d
+				continue
+			}
 			d.Attempts++
 			d.LastAttemptAt, d.LastStatusCode, d.Latency, d.LastError = now, t.StatusCode, t.Latency, clip(t.Err, 300)
 			if d.FirstAttemptAt.IsZero() {

@@ -221,8 +221,16 @@ func (s *Outbox) OutboxDepth(ctx context.Context) (int, error) {
 	return n, err
 }
 
-// clip cuts s to at most n bytes of valid UTF-8 on one line.
+// clip cuts s to at most n bytes of valid UTF-8 on one line, without
+// control characters: it may hold what a provider or an endpoint answered,
+// which a database's text column may refuse.
 func clip(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(s, ""))
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > n {
 		s = strings.ToValidUTF8(s[:n], "")
