@@ -251,14 +251,7 @@ func (c Config) CheckSenders() (dev []string, err error) {
 // listens on every interface.
 func IsLoopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	a, err := netip.ParseAddr(host)
-	return err == nil && a.Unmap().IsLoopback()
+	return err == nil && twostep.LoopbackHost(host)
 }
 
 // isSender reports whether v is unset, "dev" or starts with one of the

@@ -5,7 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
-	"net"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -152,7 +152,7 @@ func checkEndpointURL(raw string) (string, error) {
 	switch u.Scheme {
 	case "https":
 	case "http":
-		if !loopbackHost(u.Hostname()) {
+		if !LoopbackHost(u.Hostname()) {
 			return bad("must be https://, or http:// to a loopback address (localhost, 127.0.0.1, [::1])")
 		}
 	default:
@@ -161,13 +161,14 @@ func checkEndpointURL(raw string) (string, error) {
 	return u.String(), nil
 }
 
-// loopbackHost reports a host name that is this machine.
-func loopbackHost(h string) bool {
+// LoopbackHost reports a host that is this machine: localhost or a
+// loopback IP (an IPv4-mapped one too).
+func LoopbackHost(h string) bool {
 	if strings.EqualFold(h, "localhost") {
 		return true
 	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
+	a, err := netip.ParseAddr(h)
+	return err == nil && a.Unmap().IsLoopback()
 }
 
 // EventEndpoints lists the endpoints.
