@@ -166,40 +166,39 @@ func (s *Events) NextEvents(ctx context.Context, id, owner string, limit int) (E
 	var (
 		e    EventEndpoint
 		last int64
+		now  time.Time
+		due  []DueDelivery
 	)
-	err := s.view(ctx, func(tx eventsTx) error {
+	// One read when there is nothing new to queue: the endpoint, the
+	// feed's end and what is due.
+	read := func(tx eventsTx) error {
 		var err error
 		if e, err = tx.EventEndpoint(ctx, id); err != nil {
 			return err
 		}
-		last, err = tx.LastEventSeq(ctx)
+		if last, err = tx.LastEventSeq(ctx); err != nil {
+			return err
+		}
+		if now, err = tx.Now(ctx); err != nil {
+			return err
+		}
+		due, err = tx.DueDeliveries(ctx, id, now, limit)
 		return err
-	})
-	if err != nil {
+	}
+	if err := s.view(ctx, read); err != nil {
 		return EndpointWork{}, err
 	}
 	if last > e.AfterSeq {
 		if err := s.queue(ctx, e, owner, last); err != nil {
 			return EndpointWork{}, err
 		}
+		if err := s.view(ctx, read); err != nil {
+			return EndpointWork{}, err
+		}
 	}
 	work := EndpointWork{URL: e.URL}
+	var err error
 	if work.Secret, err = s.sealer.open(e.SealedSecret, "endpoint/"+e.ID); err != nil {
-		return EndpointWork{}, err
-	}
-	var (
-		due []DueDelivery
-		now time.Time
-	)
-	err = s.view(ctx, func(tx eventsTx) error {
-		var err error
-		if now, err = tx.Now(ctx); err != nil {
-			return err
-		}
-		due, err = tx.DueDeliveries(ctx, id, now, limit)
-		return err
-	})
-	if err != nil {
 		return EndpointWork{}, err
 	}
 	var gone []DeliveryTry
